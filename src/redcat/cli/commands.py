@@ -1,0 +1,9 @@
+"""Attach every command module's sub-app to the root app (one line per module)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add all sub-commands to ``app``."""

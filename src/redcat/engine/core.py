@@ -1,0 +1,57 @@
+"""The Engine: an Ibis backend over the store, plus the raw connection for marked fast paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from redcat.engine.store import connect, require_tables
+
+
+@dataclass
+class Engine:
+    """An open store. ``ibis`` runs portable expressions; ``duck`` is the DuckDB connection for
+    ingest, match and marked fast paths only."""
+
+    ibis: Any
+    duck: duckdb.DuckDBPyConnection
+    path: Path
+
+    def table(self, name: str) -> ir.Table:
+        """Return the stored table ``name`` as an Ibis expression."""
+        require_tables(self.duck, name)
+        return self.ibis.table(name)
+
+    def execute(self, expr: ir.Expr) -> pd.DataFrame:
+        """Run an Ibis expression and return its result as a pandas DataFrame."""
+        result = self.ibis.execute(expr)
+        if isinstance(result, pd.DataFrame):
+            return result
+        return pd.DataFrame({"value": [result]})
+
+    def create_table(self, name: str, expr: ir.Table, *, overwrite: bool = True) -> ir.Table:
+        """Materialize ``expr`` as table ``name`` in the store and return it."""
+        return self.ibis.create_table(name, expr, overwrite=overwrite)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.ibis.disconnect()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_engine(path: Path | str, *, read_only: bool = False) -> Engine:
+    """Open the store at ``path`` (created with the contract schema unless ``read_only``)."""
+    con = connect(path, read_only=read_only)
+    backend = ibis.duckdb.from_connection(con)
+    return Engine(ibis=backend, duck=con, path=Path(path))

@@ -1,0 +1,1 @@
+"""Ingest: the data contract, file readers, validation and the quarantine of bad rows."""

@@ -1,0 +1,87 @@
+"""Settings: every default redcat uses, in one place.
+
+Settings are frozen; derive a changed copy with :func:`dataclasses.replace`. Windows are in days,
+half-lives in days, money in the retailer's currency (units as exported).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from redcat.errors import ConfigError
+
+DEFAULT_STORE = Path("redcat.duckdb")
+
+# Content events that count as a click-through touch (the reader acted on the note);
+# an impression alone is a view-through touch.
+CLICK_EVENTS: tuple[str, ...] = (
+    "read",
+    "like",
+    "collect",
+    "comment",
+    "share",
+    "follow",
+    "link_click",
+)
+VIEW_EVENTS: tuple[str, ...] = ("impression",)
+INTERACTION_EVENTS: tuple[str, ...] = ("like", "collect", "comment", "share", "follow")
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Look-back windows, in days.
+
+    ``funnel_days`` bounds 回搜 / 进店 / 加购 / 成交 after an exposure; ``click_days`` and
+    ``view_days`` bound which touches attribution may credit (views usually reach further in
+    seeding, where a note read today is bought weeks later). ``category_days`` maps a product
+    category to its decision cycle (ROI(T+x)); ``new_customer_days`` is the 新客 look-back.
+    """
+
+    funnel_days: int = 15
+    click_days: int = 15
+    view_days: int = 30
+    new_customer_days: int = 365
+    category_days: Mapping[str, int] = field(
+        default_factory=lambda: MappingProxyType(
+            {"skincare": 29, "makeup": 15, "baby_food": 70, "apparel": 15, "snacks": 7}
+        )
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("funnel_days", "click_days", "view_days", "new_customer_days"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"window {name} must be a positive number of days")
+
+    def for_category(self, category: str | None) -> int:
+        """Return the decision-cycle window in days for ``category`` (funnel window if unknown)."""
+        if category is None:
+            return self.funnel_days
+        return int(self.category_days.get(category, self.funnel_days))
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """Attribution defaults: time-decay half-life (days), position-based weights, Markov order,
+    and the Shapley exact-enumeration limit (channels) beyond which permutations are sampled."""
+
+    half_life_days: float = 7.0
+    position_first: float = 0.4
+    position_last: float = 0.4
+    markov_order: int = 1
+    shapley_exact_max_channels: int = 15
+    shapley_samples: int = 2000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All of redcat's settings; ``Settings()`` holds every default."""
+
+    store: Path = DEFAULT_STORE
+    windows: Windows = field(default_factory=Windows)
+    attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    # Salt for the spine's direct match (user_key → match_key); the PSI issue replaces it.
+    match_salt: str = "redcat-spine-match-v1"
