@@ -1,0 +1,157 @@
+"""Derived tables every measurement starts from: touches, outcomes and conversions.
+
+All are portable Ibis expressions over the clean-room tables written by ``match``
+(``cr_content_events``, ``cr_commerce_events``) and the parties' reference tables (``notes``,
+``spend``, ``shops``, ``brand_terms``). Users appear as ``match_key`` only.
+
+- A *touch* is one user's exposure to one note: at most one view touch (impression) and one click
+  touch (read, engagement or ad-link click) per user, note and day, at the first such moment.
+- An *outcome* is a retailer event that belongs to a brand: a brand-term search (回搜; the query
+  contains one of the brand's terms on that retailer, case-insensitive) or a visit, favorite, cart
+  or order at one of the brand's shops.
+- A *conversion* is one order (distinct ``order_id`` per retailer; ``event_id`` when the export has
+  none), with its GMV and whether the buyer is a new customer (新客: no order at that brand on that
+  retailer in the ``new_customer_days`` before it).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from redcat.engine.core import Engine
+from redcat.settings import CLICK_EVENTS, VIEW_EVENTS
+
+TOUCH_EVENTS: tuple[str, ...] = VIEW_EVENTS + CLICK_EVENTS
+OUTCOME_EVENTS: tuple[str, ...] = ("search", "visit", "favorite", "cart", "order")
+
+
+def note_campaigns(engine: Engine) -> ir.Table:
+    """Return one row per note: ``note_id``, ``campaign_id`` (the campaign that spent most on it;
+    ties broken by campaign id) and its total ``spend`` (currency)."""
+    spend = engine.table("spend")
+    per = spend.group_by(["note_id", "campaign_id"]).agg(amount=spend.amount.sum())
+    rank = ibis.row_number().over(
+        group_by=per.note_id, order_by=[ibis.desc(per.amount), per.campaign_id]
+    )
+    best = per.mutate(rank=rank).filter(lambda t: t["rank"] == 0)
+    totals = per.group_by("note_id").agg(spend=per.amount.sum())
+    return best.select("note_id", "campaign_id").join(totals, "note_id")
+
+
+def notes_dim(engine: Engine, brand_id: str | None = None) -> ir.Table:
+    """Return the notes of ``brand_id`` (all brands if None) with their campaign and spend
+    (0 for unboosted notes)."""
+    notes = engine.table("notes")
+    if brand_id is not None:
+        notes = notes.filter(notes.brand_id == brand_id)
+    camp = note_campaigns(engine)
+    joined = notes.left_join(camp, "note_id")
+    return joined.select(
+        notes.note_id,
+        notes.brand_id,
+        notes.creator_id,
+        notes.note_type,
+        notes.title,
+        notes.published_at,
+        camp.campaign_id,
+        spend=camp.spend.fill_null(0.0),
+    )
+
+
+def touches(engine: Engine, brand_id: str | None = None) -> ir.Table:
+    """Return matched users' touches: ``match_key``, ``brand_id``, ``note_id``, ``creator_id``,
+    ``campaign_id``, ``is_click`` (bool), ``ts`` (first moment of that kind that day)."""
+    events = engine.table("cr_content_events")
+    notes = notes_dim(engine, brand_id)
+    ev = events.filter(events.event.isin(TOUCH_EVENTS))
+    ev = ev.mutate(is_click=ev.event.isin(CLICK_EVENTS), day=ev.ts.date())
+    joined = ev.join(notes, "note_id")
+    return joined.group_by(
+        ["match_key", "brand_id", "note_id", "creator_id", "campaign_id", "is_click", "day"]
+    ).agg(ts=joined.ts.min())
+
+
+def outcomes(
+    engine: Engine, brand_id: str | None = None, *, new_customer_days: int = 365
+) -> ir.Table:
+    """Return matched users' brand outcomes on every retailer.
+
+    Columns: ``match_key``, ``brand_id``, ``retailer_id``, ``event`` (search | visit | favorite |
+    cart | order), ``ts``, ``event_key`` (unique per outcome), ``amount`` (GMV of an order,
+    currency; null otherwise) and ``is_new`` (orders only: a new customer's order)."""
+    commerce = engine.table("cr_commerce_events")
+    shops = engine.table("shops")
+    terms = engine.table("brand_terms")
+    if brand_id is not None:
+        shops = shops.filter(shops.brand_id == brand_id)
+        terms = terms.filter(terms.brand_id == brand_id)
+
+    searches = commerce.filter((commerce.event == "search") & commerce.query.notnull())
+    hit = searches.join(
+        terms,
+        [
+            searches.retailer_id == terms.retailer_id,
+            searches.query.lower().contains(terms.term.lower()),
+        ],
+    )
+    brand_searches = hit.select(
+        hit.match_key,
+        hit.brand_id,
+        hit.retailer_id,
+        event=hit.event,
+        ts=hit.ts,
+        event_key=hit.retailer_id + ":" + hit.event_id,
+        amount=ibis.null().cast("float64"),
+    ).distinct()
+
+    at_shop = commerce.filter(commerce.event.isin(("visit", "favorite", "cart", "order")))
+    shop_hit = at_shop.join(shops, ["retailer_id", "shop_id"])
+    shop_rows = shop_hit.mutate(
+        order_key=shop_hit.order_id.fill_null(shop_hit.event_id),
+    )
+    non_orders = shop_rows.filter(shop_rows.event != "order").select(
+        "match_key",
+        "brand_id",
+        "retailer_id",
+        "event",
+        "ts",
+        event_key=shop_rows.retailer_id + ":" + shop_rows.event_id,
+        amount=ibis.null().cast("float64"),
+    )
+    orders = shop_rows.filter(shop_rows.event == "order")
+    orders = orders.group_by(["retailer_id", "order_key"]).agg(
+        match_key=orders.match_key.min(),
+        brand_id=orders.brand_id.min(),
+        ts=orders.ts.min(),
+        amount=orders.amount.fill_null(0.0).sum(),
+    )
+    orders = orders.select(
+        "match_key",
+        "brand_id",
+        "retailer_id",
+        event=ibis.literal("order"),
+        ts=orders.ts,
+        event_key=orders.retailer_id + ":order:" + orders.order_key,
+        amount=orders.amount,
+    )
+    prev = orders.ts.lag().over(
+        group_by=[orders.match_key, orders.brand_id, orders.retailer_id],
+        order_by=[orders.ts, orders.event_key],
+    )
+    orders = orders.mutate(prev_ts=prev)
+    orders = orders.mutate(
+        is_new=orders.prev_ts.isnull()
+        | (orders.prev_ts < orders.ts - ibis.interval(days=new_customer_days))
+    ).drop("prev_ts")
+    others = brand_searches.union(non_orders).mutate(is_new=ibis.null().cast("boolean"))
+    return others.union(orders)
+
+
+def conversions(
+    engine: Engine, brand_id: str | None = None, *, new_customer_days: int = 365
+) -> ir.Table:
+    """Return one row per order: ``match_key``, ``brand_id``, ``retailer_id``, ``ts``,
+    ``event_key`` (order id), ``amount`` (GMV, currency), ``is_new``."""
+    out = outcomes(engine, brand_id, new_customer_days=new_customer_days)
+    return out.filter(out.event == "order").drop("event")

@@ -1,0 +1,289 @@
+"""Funnel metrics, as defined in DESIGN.md's metrics table.
+
+Two sources, kept apart on purpose:
+
+- *Content metrics* (impressions, reach, reads, interactions and their rates) are the content
+  platform's own figures over all of its users (single owner, exact), read from ``content_events``.
+- *Outcome metrics* (回搜 back-search users, 进店 visitors, carts, orders, GMV, 新客) are computed
+  in the clean room over matched users only: an outcome counts for a note (creator, campaign,
+  brand) when the same user was touched by it in the ``funnel_days`` before the outcome
+  (touch.ts < outcome.ts ≤ touch.ts + window). One outcome may count for several notes;
+  brand-level figures count each outcome and user once.
+
+Rates: CTR = reads ÷ impressions; interaction rate = interactions ÷ impressions; back-search and
+visit rates = users ÷ reach (people); cost per visit = spend ÷ visitors (currency per person);
+ROI = touched GMV ÷ spend. Undefined ratios (zero denominator) are null, never 0 or infinity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from redcat.engine.core import Engine
+from redcat.engine.derived import notes_dim, outcomes, touches
+from redcat.errors import StoreError
+from redcat.settings import INTERACTION_EVENTS, Windows
+
+Level = Literal["brand", "note", "creator", "campaign"]
+_LEVEL_KEY: dict[str, str] = {
+    "brand": "brand_id",
+    "note": "note_id",
+    "creator": "creator_id",
+    "campaign": "campaign_id",
+}
+STAGES: tuple[str, ...] = (
+    "reach",
+    "read",
+    "interaction",
+    "back_search",
+    "visit",
+    "cart",
+    "order",
+)
+
+
+@dataclass(frozen=True)
+class BrandFunnel:
+    """A brand's funnel tables (pandas): ``kpis`` (metric → value), ``stages`` (distinct users per
+    stage and conversion rates), ``daily``, ``notes``, ``creators``, ``campaigns``."""
+
+    brand_id: str
+    window_days: int
+    kpis: dict[str, float | None]
+    stages: pd.DataFrame
+    daily: pd.DataFrame
+    notes: pd.DataFrame
+    creators: pd.DataFrame
+    campaigns: pd.DataFrame
+
+
+def content_metrics(engine: Engine, brand_id: str, by: str) -> ir.Table:
+    """Return the content platform's own figures per ``by`` (a notes column, or ``day``):
+    impressions, reach (people), reads, interactions (events), read_users, interaction_users."""
+    events = engine.table("content_events")
+    notes = notes_dim(engine, brand_id)
+    ev = events.join(notes, "note_id")
+    ev = ev.mutate(day=ev.ts.date())
+    return ev.group_by(by).agg(
+        impressions=ev.count(where=ev.event == "impression"),
+        reach=ev.user_key.nunique(where=ev.event == "impression"),
+        reads=ev.count(where=ev.event == "read"),
+        interactions=ev.count(where=ev.event.isin(INTERACTION_EVENTS)),
+        read_users=ev.user_key.nunique(where=ev.event == "read"),
+        interaction_users=ev.user_key.nunique(where=ev.event.isin(INTERACTION_EVENTS)),
+    )
+
+
+def touched_outcomes(engine: Engine, brand_id: str, windows: Windows, by: str) -> ir.Table:
+    """Return one row per (``by`` value, outcome) where a touch of that group preceded the outcome
+    within ``windows.funnel_days``. ``by`` is a touches column (note_id, creator_id, campaign_id,
+    brand_id); columns: by, match_key, event, ts, event_key, amount, is_new."""
+    tch = touches(engine, brand_id)
+    out = outcomes(engine, brand_id, new_customer_days=windows.new_customer_days)
+    joined = tch.join(
+        out,
+        [
+            tch.match_key == out.match_key,
+            tch.brand_id == out.brand_id,
+            tch.ts < out.ts,
+            out.ts <= tch.ts + ibis.interval(days=windows.funnel_days),
+        ],
+    )
+    rows = joined.select(
+        tch[by].name(by),
+        out.match_key,
+        out.event,
+        out.ts,
+        out.event_key,
+        out.amount,
+        out.is_new,
+    )
+    return rows.distinct(on=[by, "event_key"], keep="first")
+
+
+def outcome_metrics(rows: ir.Table, by: str) -> ir.Table:
+    """Aggregate :func:`touched_outcomes` rows per ``by``: back_search_users, visitors,
+    cart_users, buyers, new_customers (people); carts, orders (events); gmv (currency)."""
+    return rows.group_by(by).agg(
+        back_search_users=rows.match_key.nunique(where=rows.event == "search"),
+        visitors=rows.match_key.nunique(where=rows.event == "visit"),
+        cart_users=rows.match_key.nunique(where=rows.event == "cart"),
+        carts=rows.count(where=rows.event == "cart"),
+        buyers=rows.match_key.nunique(where=rows.event == "order"),
+        orders=rows.count(where=rows.event == "order"),
+        gmv=rows.amount.sum(where=rows.event == "order"),
+        new_customers=rows.match_key.nunique(where=(rows.event == "order") & rows.is_new),
+    )
+
+
+def level_table(engine: Engine, brand_id: str, windows: Windows, level: Level) -> pd.DataFrame:
+    """Return the funnel per ``level`` (one row per note, creator, campaign or the brand)."""
+    key = _LEVEL_KEY[level]
+    content = engine.execute(content_metrics(engine, brand_id, key))
+    out = engine.execute(outcome_metrics(touched_outcomes(engine, brand_id, windows, key), key))
+    dims = engine.execute(notes_dim(engine, brand_id))
+    if level == "note":
+        base = dims[["note_id", "title", "creator_id", "note_type", "campaign_id", "spend"]]
+        base = base.assign(notes=1)
+    elif level == "campaign":
+        base = _campaign_spend(engine, brand_id)
+        counts = dims.dropna(subset=["campaign_id"]).groupby("campaign_id").size()
+        base = base.assign(notes=base["campaign_id"].map(counts).fillna(0).astype("int64"))
+    else:
+        base = (
+            dims.groupby(key, dropna=False)
+            .agg(notes=("note_id", "count"), spend=("spend", "sum"))
+            .reset_index()
+        )
+    table = base.merge(content, on=key, how="left").merge(out, on=key, how="left")
+    return _finish(table, sort_by=key)
+
+
+def _campaign_spend(engine: Engine, brand_id: str) -> pd.DataFrame:
+    spend = engine.table("spend")
+    notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
+    rows = spend.semi_join(notes, "note_id")
+    return engine.execute(rows.group_by("campaign_id").agg(spend=rows.amount.sum()))
+
+
+_COUNT_COLUMNS = (
+    "impressions",
+    "reach",
+    "reads",
+    "interactions",
+    "read_users",
+    "interaction_users",
+    "back_search_users",
+    "visitors",
+    "cart_users",
+    "carts",
+    "buyers",
+    "orders",
+    "new_customers",
+)
+
+
+def _finish(table: pd.DataFrame, *, sort_by: str) -> pd.DataFrame:
+    """Fill missing counts with 0 and add the rate columns (null where undefined)."""
+    table = table.copy()
+    for col in _COUNT_COLUMNS:
+        if col in table:
+            table[col] = table[col].fillna(0).astype("int64")
+    for col in ("gmv", "spend"):
+        if col in table:
+            table[col] = table[col].fillna(0.0).astype("float64")
+    table["ctr"] = _ratio(table["reads"], table["impressions"])
+    table["interaction_rate"] = _ratio(table["interactions"], table["impressions"])
+    table["back_search_rate"] = _ratio(table["back_search_users"], table["reach"])
+    table["visit_rate"] = _ratio(table["visitors"], table["reach"])
+    if "spend" in table:
+        table["cost_per_visit"] = _ratio(table["spend"], table["visitors"])
+        table["roi"] = _ratio(table["gmv"], table["spend"])
+    return table.sort_values(sort_by, kind="stable").reset_index(drop=True)
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    den = den.astype("float64")
+    return (num.astype("float64") / den.where(den > 0)).astype("float64")
+
+
+def daily_table(engine: Engine, brand_id: str, windows: Windows) -> pd.DataFrame:
+    """Return the brand's funnel per calendar day (content metrics by event day, outcomes by the
+    outcome's day, spend by spend date)."""
+    content = engine.execute(content_metrics(engine, brand_id, "day")).rename(
+        columns={"day": "date"}
+    )
+    rows = touched_outcomes(engine, brand_id, windows, "brand_id")
+    rows = rows.mutate(date=rows.ts.date())
+    out = engine.execute(outcome_metrics(rows, "date"))
+    spend = engine.table("spend")
+    notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
+    s = spend.semi_join(notes, "note_id")
+    spend_daily = engine.execute(s.group_by("date").agg(spend=s.amount.sum()))
+    table = content.merge(out, on="date", how="outer").merge(spend_daily, on="date", how="outer")
+    table["date"] = pd.to_datetime(table["date"]).dt.date
+    return _finish(table, sort_by="date")
+
+
+def brand_funnel(engine: Engine, brand_id: str, windows: Windows | None = None) -> BrandFunnel:
+    """Compute every funnel table for ``brand_id``; raises :class:`StoreError` if the brand has no
+    notes in the store."""
+    windows = windows or Windows()
+    known = engine.execute(engine.table("notes").filter(lambda t: t.brand_id == brand_id).count())
+    if int(known["value"][0]) == 0:
+        raise StoreError(f"brand {brand_id!r} has no notes in the store")
+    brand = level_table(engine, brand_id, windows, "brand")
+    row = brand.iloc[0] if len(brand) else pd.Series(dtype="float64")
+    kpis: dict[str, float | None] = {
+        name: _none_if_nan(row.get(name))
+        for name in (
+            "spend",
+            "impressions",
+            "reach",
+            "reads",
+            "ctr",
+            "interactions",
+            "interaction_rate",
+            "back_search_users",
+            "back_search_rate",
+            "visitors",
+            "visit_rate",
+            "cost_per_visit",
+            "carts",
+            "orders",
+            "gmv",
+            "new_customers",
+            "roi",
+        )
+    }
+    stages = _stages(row)
+    return BrandFunnel(
+        brand_id=brand_id,
+        window_days=windows.funnel_days,
+        kpis=kpis,
+        stages=stages,
+        daily=daily_table(engine, brand_id, windows),
+        notes=level_table(engine, brand_id, windows, "note"),
+        creators=level_table(engine, brand_id, windows, "creator"),
+        campaigns=level_table(engine, brand_id, windows, "campaign"),
+    )
+
+
+def _stages(row: pd.Series) -> pd.DataFrame:
+    users = [
+        row.get("reach", 0),
+        row.get("read_users", 0),
+        row.get("interaction_users", 0),
+        row.get("back_search_users", 0),
+        row.get("visitors", 0),
+        row.get("cart_users", 0),
+        row.get("buyers", 0),
+    ]
+    counts = [int(u) if u == u and u is not None else 0 for u in users]
+    reach = counts[0]
+    prev = [None, *counts[:-1]]
+    return pd.DataFrame(
+        {
+            "stage": list(STAGES),
+            "users": counts,
+            "rate_from_previous": [
+                (c / p) if p else None for c, p in zip(counts, prev, strict=True)
+            ],
+            "rate_from_reach": [(c / reach) if reach else None for c in counts],
+        }
+    )
+
+
+def _none_if_nan(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        f = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
