@@ -7,3 +7,6 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add all sub-commands to ``app``."""
+    from redcat.cli.match import match_app
+
+    app.add_typer(match_app, name="match")

@@ -155,3 +155,69 @@ def conversions(
     ``event_key`` (order id), ``amount`` (GMV, currency), ``is_new``."""
     out = outcomes(engine, brand_id, new_customer_days=new_customer_days)
     return out.filter(out.event == "order").drop("event")
+
+
+def journey_touches(engine: Engine, brand_id: str, *, click_days: int, view_days: int) -> ir.Table:
+    """Return the brand's journeys, one row per (journey, touch), touches unordered.
+
+    A *converting journey* is one order with the touches that may be credited for it: the buyer's
+    touches of the brand's notes with touch.ts < order.ts ≤ touch.ts + window (``click_days`` for
+    click touches, ``view_days`` for views), made after the buyer's previous order of the brand
+    on any retailer (a touch is credited to one order at most). A *non-converting journey* holds a
+    user's touches after their last order of the brand (all touches if they never ordered).
+
+    Columns: ``journey_id``, ``converted`` (bool), ``retailer_id`` and ``conversion_ts`` (null for
+    non-converting), ``value`` (GMV, currency; 0 for non-converting), ``note_id``, ``creator_id``,
+    ``campaign_id``, ``is_click``, ``ts``. Orders with no eligible touch are absent (see
+    :func:`conversions` for all orders).
+    """
+    tch = touches(engine, brand_id)
+    conv = conversions(engine, brand_id)
+    conv = conv.mutate(
+        prev_ts=conv.ts.lag().over(
+            group_by=[conv.match_key, conv.brand_id], order_by=[conv.ts, conv.event_key]
+        )
+    )
+    window_end = ibis.ifelse(
+        tch.is_click,
+        tch.ts + ibis.interval(days=click_days),
+        tch.ts + ibis.interval(days=view_days),
+    )
+    converting = tch.join(
+        conv,
+        [
+            tch.match_key == conv.match_key,
+            tch.ts < conv.ts,
+            conv.ts <= window_end,
+            conv.prev_ts.isnull() | (tch.ts > conv.prev_ts),
+        ],
+    ).select(
+        journey_id=conv.event_key,
+        converted=ibis.literal(True),
+        retailer_id=conv.retailer_id,
+        conversion_ts=conv.ts,
+        value=conv.amount,
+        note_id=tch.note_id,
+        creator_id=tch.creator_id,
+        campaign_id=tch.campaign_id,
+        is_click=tch.is_click,
+        ts=tch.ts,
+    )
+    last = conv.group_by("match_key").agg(last_ts=conv.ts.max())
+    open_touches = tch.left_join(last, "match_key")
+    open_touches = open_touches.filter(
+        open_touches.last_ts.isnull() | (open_touches.ts > open_touches.last_ts)
+    )
+    non_converting = open_touches.select(
+        journey_id="open:" + open_touches.match_key.substr(0, 16),
+        converted=ibis.literal(False),
+        retailer_id=ibis.null().cast("string"),
+        conversion_ts=ibis.null().cast(conv.ts.type()),
+        value=ibis.literal(0.0),
+        note_id=open_touches.note_id,
+        creator_id=open_touches.creator_id,
+        campaign_id=open_touches.campaign_id,
+        is_click=open_touches.is_click,
+        ts=open_touches.ts,
+    )
+    return converting.union(non_converting)

@@ -1,0 +1,98 @@
+"""From the clean-room store to attribution: journeys, their export, and per-note credits.
+
+Journeys come from :func:`redcat.engine.derived.journey_touches`; this module orders each
+journey's touches (time, then views before clicks at the same instant, then note id, so the same
+store always yields the same paths) and hands them to the models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from redcat.engine.core import Engine
+from redcat.engine.derived import journey_touches
+from redcat.settings import Windows
+
+PATH_SEP = " > "
+SECONDS_PER_DAY = 86_400.0
+
+JOURNEY_COLUMNS: tuple[str, ...] = (
+    "journey_id",
+    "brand_id",
+    "converted",
+    "retailer_id",
+    "conversion_ts",
+    "value",
+    "touches",
+    "path",
+    "kinds",
+    "touch_ts",
+    "days_before",
+)
+
+
+def journey_frame(engine: Engine, brand_id: str, windows: Windows) -> pd.DataFrame:
+    """Return one row per journey of ``brand_id`` (converting or not), touches in order.
+
+    Columns (see ``JOURNEY_COLUMNS``): ``converted`` (bool), ``value`` (GMV, currency),
+    ``touches`` (count), ``path`` (note ids joined by `` > ``), ``kinds`` (view | click per touch),
+    ``touch_ts`` (ISO times), ``days_before`` (each touch's age in days at the conversion, or at
+    the journey's last touch when it did not convert). Sorted by journey id.
+    """
+    rows = engine.execute(
+        journey_touches(
+            engine, brand_id, click_days=windows.click_days, view_days=windows.view_days
+        )
+    )
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in JOURNEY_COLUMNS})
+    rows = rows.sort_values(["journey_id", "ts", "is_click", "note_id"], kind="stable").reset_index(
+        drop=True
+    )
+    end = rows["conversion_ts"].where(
+        rows["converted"], rows.groupby("journey_id")["ts"].transform("max")
+    )
+    age = (pd.to_datetime(end) - pd.to_datetime(rows["ts"])).dt.total_seconds() / SECONDS_PER_DAY
+    rows = rows.assign(
+        kind=np.where(rows["is_click"], "click", "view"),
+        ts_text=pd.to_datetime(rows["ts"]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
+        age_text=age.map(lambda d: f"{d:.6f}"),
+    )
+    grouped = rows.groupby("journey_id", sort=True)
+    frame = pd.DataFrame(
+        {
+            "journey_id": grouped["journey_id"].first(),
+            "brand_id": brand_id,
+            "converted": grouped["converted"].first().astype(bool),
+            "retailer_id": grouped["retailer_id"].first(),
+            "conversion_ts": grouped["conversion_ts"].first(),
+            "value": grouped["value"].first().astype("float64"),
+            "touches": grouped.size(),
+            "path": grouped["note_id"].agg(PATH_SEP.join),
+            "kinds": grouped["kind"].agg(PATH_SEP.join),
+            "touch_ts": grouped["ts_text"].agg(PATH_SEP.join),
+            "days_before": grouped["age_text"].agg(PATH_SEP.join),
+        }
+    )
+    return frame.reset_index(drop=True)[list(JOURNEY_COLUMNS)]
+
+
+def aggregate_paths(journeys: pd.DataFrame) -> pd.DataFrame:
+    """Collapse journeys to the common aggregated path form: one row per distinct path with
+    ``total_conversions`` (orders), ``total_conversion_value`` (GMV) and ``total_null``
+    (journeys that ended without an order), sorted by path."""
+    j = journeys.assign(
+        conv=journeys["converted"].astype("int64"),
+        null=(~journeys["converted"].astype(bool)).astype("int64"),
+    )
+    out = (
+        j.groupby("path", sort=True)
+        .agg(
+            total_conversions=("conv", "sum"),
+            total_conversion_value=("value", "sum"),
+            total_null=("null", "sum"),
+        )
+        .reset_index()
+    )
+    return out

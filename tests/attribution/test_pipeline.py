@@ -1,0 +1,51 @@
+import pytest
+from tests.tiny_world import build
+
+from redcat.attribution.pipeline import aggregate_paths, journey_frame
+from redcat.match import run_direct_match
+from redcat.settings import Windows
+
+
+@pytest.fixture
+def engine(tmp_path):
+    eng = build(tmp_path / "s.duckdb")
+    run_direct_match(eng.duck, "salt")
+    yield eng
+    eng.close()
+
+
+def test_journeys_by_hand(engine):
+    j = journey_frame(engine, "B1", Windows())
+    assert j[["journey_id", "converted", "value", "path", "kinds"]].values.tolist() == [
+        ["tmall:order:o1", True, 99.5, "n1 > n1", "view > click"],
+        ["tmall:order:o2", True, 10.0, "n2", "view"],
+    ]
+    # o1 at 05-02 10:10; u1 saw n1 at 05-01 10:00 and read it at 12:00.
+    assert j.loc[0, "days_before"] == f"{(24 * 60 + 10) / 1440:.6f} > {(22 * 60 + 10) / 1440:.6f}"
+    assert j.loc[0, "touch_ts"] == "2026-05-01T10:00:00 > 2026-05-01T12:00:00"
+
+
+def test_click_and_view_windows_apply_separately(engine):
+    # o1's view of n1 is 1.007 days old and its read 0.924 days: 1-day windows keep only the read.
+    j = journey_frame(engine, "B1", Windows(click_days=1, view_days=1))
+    assert j["path"].tolist() == ["n1", "n2"]  # the 1.007-day-old view of n1 falls out
+    assert j["kinds"].tolist() == ["click", "view"]
+
+
+def test_a_touch_serves_one_order_and_leftovers_form_open_journeys(engine):
+    # With 30-day windows o4 (05-20) could reach back to n1, but o1 came in between.
+    j = journey_frame(engine, "B1", Windows(click_days=30, view_days=30))
+    assert "tmall:order:o4" not in set(j["journey_id"])
+    engine.duck.execute(
+        "INSERT INTO cr_content_events SELECT 'e99', match_key, 'n2', TIMESTAMP '2026-05-25',"
+        " 'impression', 'feed' FROM cr_content_events WHERE event_id = 'e1'"
+    )
+    j = journey_frame(engine, "B1", Windows())
+    open_rows = j[~j["converted"]]
+    assert open_rows["path"].tolist() == ["n2"]
+    assert open_rows["value"].tolist() == [0.0]
+
+
+def test_aggregate_paths(engine):
+    agg = aggregate_paths(journey_frame(engine, "B1", Windows()))
+    assert agg.values.tolist() == [["n1 > n1", 1, 99.5, 0], ["n2", 1, 10.0, 0]]
