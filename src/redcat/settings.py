@@ -63,6 +63,24 @@ class Windows:
 
 
 @dataclass(frozen=True)
+class IngestSettings:
+    """Ingest limits. ``block_bytes``: CSV/JSONL bytes read and validated at a time (cut at a line
+    end); ``parquet_batch_rows``: Parquet rows per batch; ``raw_max_chars``: characters of a bad
+    row's raw text kept in the quarantine; ``max_record_lines``: lines one quoted CSV field may
+    span before its row is quarantined as an unterminated quote."""
+
+    block_bytes: int = 64 * 1024 * 1024
+    parquet_batch_rows: int = 1_000_000
+    raw_max_chars: int = 2000
+    max_record_lines: int = 10_000
+
+    def __post_init__(self) -> None:
+        for name in ("block_bytes", "parquet_batch_rows", "raw_max_chars", "max_record_lines"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"ingest setting {name} must be positive")
+
+
+@dataclass(frozen=True)
 class AttributionSettings:
     """Attribution defaults: time-decay half-life (days), position-based weights, Markov order,
     and the Shapley exact-enumeration limit (channels) beyond which permutations are sampled."""
@@ -77,11 +95,21 @@ class AttributionSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    """Report layout defaults: how many notes the top-notes table and the per-note charts show."""
+
+    top_notes: int = 10
+    chart_notes: int = 10
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of redcat's settings; ``Settings()`` holds every default."""
 
     store: Path = DEFAULT_STORE
+    ingest: IngestSettings = field(default_factory=IngestSettings)
     windows: Windows = field(default_factory=Windows)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     # Salt for the spine's direct match (user_key → match_key); the PSI issue replaces it.
     match_salt: str = "redcat-spine-match-v1"
