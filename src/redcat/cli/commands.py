@@ -10,3 +10,6 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.match import match_app
 
     app.add_typer(match_app, name="match")
+    from redcat.cli.simulate import simulate_cmd
+
+    app.command("simulate")(simulate_cmd)
