@@ -9,6 +9,7 @@ from redcat.report.charts import (
     build_charts,
     dumps_for_script,
     funnel_option,
+    funnel_width,
     models_option,
     notes_option,
     number,
@@ -30,10 +31,16 @@ def test_funnel_values_equal_the_input_in_stage_order(small):
         "cart",
         "order",
     ]
-    assert [it["value"] for it in items] == [8000, 800, 200, 160, 100, 40, 25]
+    assert [it["users"] for it in items] == [8000, 800, 200, 160, 100, 40, 25]
+    assert [it["value"] for it in items] == [
+        round(funnel_width(u), 6) for u in (8000, 800, 200, 160, 100, 40, 25)
+    ]
+    assert funnel_width(999) == pytest.approx(3.0) and funnel_width(0) == 0.0
     assert [it["name"] for it in items] == ["曝光", "阅读", "互动", "回搜", "进店", "加购", "成交"]
-    assert items[3]["label"]["formatter"] == "回搜  160\n环节转化 80.00% · 占曝光 2.00%"
-    assert items[0]["label"]["formatter"] == "曝光  8,000\n占曝光 100.00%"
+    assert items[3]["label"]["formatter"] == "回搜  160 人\n环节转化 80.00% · 占曝光 2.00%"
+    assert items[0]["label"]["formatter"] == "曝光  8,000 人\n占曝光 100.00%"
+    en = funnel_option(small, "en")["series"][0]["data"]
+    assert en[6]["label"]["formatter"] == "Order  25 users\nstep 62.50% · of reach 0.31%"
     assert items[0]["rate_from_previous"] is None
     assert option["series"][0]["sort"] == "none"
     assert funnel_option(small, "en")["series"][0]["data"][4]["name"] == "Store visit"

@@ -113,17 +113,28 @@ def _note_labels(data: ReportData, note_ids: Sequence[str]) -> list[str]:
     return [f"{lab} ({n})" if seen[lab] > 1 else lab for lab, n in pairs]
 
 
+def funnel_width(users: float | int | None) -> float:
+    """Return the drawn width of a funnel stage: ``log10(1 + users)``.
+
+    Seeding funnels fall by orders of magnitude (millions reached, thousands ordering), so widths
+    proportional to users would shrink every stage after the first to a sliver; a log scale keeps
+    each drop visible while the labels carry the exact users and rates.
+    """
+    return 0.0 if users is None or users <= 0 else math.log10(1.0 + float(users))
+
+
 def funnel_option(data: ReportData, lang: Lang) -> Option:
     """Return the funnel (曝光 → 阅读 → 互动 → 回搜 → 进店 → 加购 → 成交): one item per stage in
-    funnel order with ``value`` = distinct users (widths proportional to users), the stage key, its
-    two rates (fractions) and a precomputed label with users and conversion rates."""
+    funnel order with ``users`` = distinct users, the stage key, its two rates (fractions),
+    ``value`` = :func:`funnel_width` of users (widths on a log scale) and precomputed label and
+    tooltip text showing the exact users and conversion rates."""
     lang = check_lang(lang)
     rows = data.funnel_in_order()
     items: list[Option] = []
     for i, row in enumerate(rows.itertuples(index=False)):
         users = number(row.users)
         name = stage_label(str(row.stage), lang)
-        label = f"{name}  {format_value(users, 'count', lang)}"
+        label = f"{name}  {text('users_unit', lang, n=format_value(users, 'count', lang))}"
         detail = f"{text('of_reach', lang)} {format_value(row.rate_from_reach, 'rate', lang)}"
         if i > 0:
             step = format_value(row.rate_from_previous, "rate", lang)
@@ -131,14 +142,16 @@ def funnel_option(data: ReportData, lang: Lang) -> Option:
         items.append(
             {
                 "name": name,
-                "value": users,
+                "value": round(funnel_width(users), 6),
+                "users": users,
                 "stage": str(row.stage),
                 "rate_from_previous": number(row.rate_from_previous),
                 "rate_from_reach": number(row.rate_from_reach),
                 "label": {"formatter": f"{label}\n{detail}"},
+                "tooltip": {"formatter": f"{label}<br>{detail}"},
             }
         )
-    top = max((it["value"] or 0 for it in items), default=0)
+    top = max((it["value"] for it in items), default=0.0)
     option = _base(lang)
     option.update(
         {
@@ -148,13 +161,13 @@ def funnel_option(data: ReportData, lang: Lang) -> Option:
                     "name": text("section_funnel", lang),
                     "type": "funnel",
                     "sort": "none",
-                    "left": "4%",
-                    "top": 10,
-                    "bottom": 10,
-                    "width": "52%",
+                    "left": "2%",
+                    "top": 8,
+                    "bottom": 8,
+                    "width": "50%",
                     "min": 0,
                     "max": top,
-                    "minSize": "6%",
+                    "minSize": "8%",
                     "maxSize": "100%",
                     "gap": 3,
                     "label": {
@@ -164,8 +177,9 @@ def funnel_option(data: ReportData, lang: Lang) -> Option:
                         "fontSize": 13,
                         "lineHeight": 18,
                     },
-                    "labelLine": {"show": True, "length": 24, "lineStyle": {"color": "#CBD5E1"}},
+                    "labelLine": {"show": True, "length": 18, "lineStyle": {"color": "#CBD5E1"}},
                     "itemStyle": {"borderColor": "#fff", "borderWidth": 1},
+                    "emphasis": {"label": {"fontWeight": "bold"}},
                     "data": items,
                 }
             ],
@@ -231,8 +245,8 @@ def trend_option(data: ReportData, lang: Lang) -> Option:
             "tooltip": {"trigger": "axis", "confine": True, "axisPointer": {"type": "line"}},
             "axisPointer": {"link": [{"xAxisIndex": "all"}]},
             "grid": [
-                {"left": 64, "right": 72, "top": 52, "height": "26%"},
-                {"left": 64, "right": 72, "top": "44%", "bottom": 56 if len(dates) > 31 else 30},
+                {"left": 64, "right": 72, "top": 56, "height": "24%"},
+                {"left": 64, "right": 72, "top": "47%", "bottom": 56 if len(dates) > 31 else 30},
             ],
             "xAxis": [
                 {"type": "category", "gridIndex": 0, "data": dates, "axisLabel": {"show": False}},
@@ -284,8 +298,8 @@ def notes_option(data: ReportData, lang: Lang, top: int = ReportSettings.chart_n
         {
             "note_ids": note_ids,
             "tooltip": {"trigger": "axis", "confine": True, "axisPointer": {"type": "shadow"}},
-            "grid": {"left": 8, "right": 48, "top": 8, "bottom": 8, "containLabel": True},
-            "xAxis": {"type": "value", "splitLine": {"lineStyle": {"color": "#EEF2F7"}}},
+            "grid": {"left": 8, "right": 56, "top": 4, "bottom": 4, "containLabel": True},
+            "xAxis": {"type": "value", "show": False},
             "yAxis": {
                 "type": "category",
                 "inverse": True,

@@ -117,9 +117,9 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "section_creators": ("达人", "Creators"),
     "section_caveats": ("说明", "Notes and caveats"),
     "funnel_hint": (
-        "每个环节为到达该环节的去重人数；环节转化率 = 本环节 ÷ 上一环节。",
-        "Each stage counts distinct users reaching it; "
-        "step conversion = this stage ÷ the previous one.",
+        "每个环节为到达该环节的去重人数；环节转化率 = 本环节 ÷ 上一环节；漏斗宽度按对数刻度绘制。",
+        "Each stage counts distinct users reaching it; step conversion = this stage ÷ the "
+        "previous one; funnel widths use a log scale.",
     ),
     "of_previous": ("环节转化", "step"),
     "of_reach": ("占曝光", "of reach"),
@@ -168,6 +168,11 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "kpi_group_search": ("回搜", "Back-search"),
     "kpi_group_visit": ("进店", "Store visits"),
     "kpi_group_sales": ("成交", "Sales"),
+    "kpi_group_return": ("回报", "Return"),
+    "charts_unavailable": (
+        "图表未能加载：需要与本页同目录的 assets/echarts.min.js。",
+        "Charts could not load: they need assets/echarts.min.js next to this page.",
+    ),
     "value": ("数值", "Value"),
 }
 
