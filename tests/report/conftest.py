@@ -410,6 +410,15 @@ def demo() -> ReportData:
 
 
 @pytest.fixture
+def empty() -> ReportData:
+    """A report with no rows anywhere and every KPI unknown."""
+    from redcat.report.data import FRAME_COLUMNS, KPI_KEYS
+
+    frames = {n: pd.DataFrame(columns=list(c)) for n, c in FRAME_COLUMNS.items() if n != "truth"}
+    return make_small(kpis=dict.fromkeys(KPI_KEYS), truth=None, notes_md=(), **frames)
+
+
+@pytest.fixture
 def hostile_title() -> str:
     return HOSTILE_TITLE
 

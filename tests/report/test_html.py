@@ -196,3 +196,13 @@ def test_page_reports_the_header_facts(small, tmp_path):
     ):
         assert needle in html
     assert re.search(r"<title>brand_a · Seeding-to-sales · 2025-05-01 to 2025-05-03</title>", html)
+
+
+def test_an_empty_report_renders(empty, tmp_path):
+    for lang in ("zh", "en"):
+        page = _parse(render_html(empty, tmp_path / f"{lang}.html", lang))
+        assert _option(page, "funnel")["series"][0]["data"] == []
+        assert _option(page, "notes")["note_ids"] == []
+        assert _option(page, "models")["series"] == []
+        html = (tmp_path / f"{lang}.html").read_text()
+        assert ("无数据" if lang == "zh" else "No data") in html

@@ -172,3 +172,12 @@ def test_export_csv_excel_safe_neutralizes_formulas(small, tmp_path):
         pd.read_csv(tmp_path / "notes.csv", encoding="utf-8-sig").loc[0, "title"]
         == '=HYPERLINK("x")'
     )
+
+
+def test_an_empty_report_prints_and_exports(empty, tmp_path):
+    out = _printed(empty, "en")
+    assert "No causal ground truth" in out
+    paths = export_csv(empty, tmp_path)
+    assert [p.name for p in paths][-1] == "model_scores.csv"
+    back = pd.read_csv(tmp_path / "kpis.csv", encoding="utf-8-sig")
+    assert list(back["metric"]) == list(KPI_KEYS) and back["value"].isna().all()
