@@ -70,13 +70,13 @@ Commerce, caused (the truth)
   journeys that vanish if that impression does, i.e. drawing the cause ∝ its share of the hazard.
   Caused journeys start with a brand-term search (回搜) more often, mostly feature the note's
   products and convert better with quality; each goes to one retailer the person belongs to,
-  ∝ coverage. An ad note's link click leads (p 0.8) straight to the brand's shop on the note's
-  link retailer (种草直达), a caused journey too. Baseline and caused journeys never interact
-  (no cannibalization or saturation), so truth per note is additive: note_truth holds per note
-  and retailer the caused orders written and their GMV. Events at or after the period end are
-  not observed and not counted. Exposure is targeted by interest, and interest also drives
-  baseline buying: exposed users buy more even without any effect — the selection bias naive
-  attribution falls for and the holdouts undo.
+  ∝ coverage. An ad note's link click leads (p 0.8 × ``effect_scale``, at most 1) straight to
+  the brand's shop on the note's link retailer (种草直达), a caused journey too. Baseline and
+  caused journeys never interact (no cannibalization or saturation), so truth per note is
+  additive: note_truth holds per note and retailer the caused orders written and their GMV.
+  Events at or after the period end are not observed and not counted. Exposure is targeted by
+  interest, and interest also drives baseline buying: exposed users buy more even without any
+  effect — the selection bias naive attribution falls for and the holdouts undo.
 
 Ids and order
   Event ids ``ce000000001`` (content) and ``<retailer>-e000000001`` (commerce), order ids

@@ -97,7 +97,8 @@ def caused_journeys(
     Journeys are Poisson with that mean truncated at the period end, each attributed to the
     impression that generated it (superposition: exactly the journeys that would vanish without
     it). Each goes to one retailer the person belongs to, ∝ its coverage. A link click on an ad
-    note leads, with ``link_follow``, straight to the brand's shop on the note's link retailer."""
+    note leads, with probability ``link_follow`` × ``effect_scale`` (at most 1), straight to the
+    brand's shop on the note's link retailer."""
     beh = config.behaviour
     rng = stream(config.seed, "caused")
     ev = content.events
@@ -135,7 +136,8 @@ def caused_journeys(
     clicks = np.flatnonzero(ev.event == EV["link_click"])
     c_user, c_note = ev.user[clicks], ev.note[clicks]
     target = notes.link_retailer[c_note]
-    follows = (rng.random(len(clicks)) < beh.link_follow) & (target >= 0)
+    follow_p = min(1.0, beh.link_follow * config.effect_scale)
+    follows = (rng.random(len(clicks)) < follow_p) & (target >= 0)
     follows &= population.member[c_user, np.maximum(target, 0)]
     sel = np.flatnonzero(follows)
     link = Journeys(
