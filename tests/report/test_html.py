@@ -193,6 +193,7 @@ def test_page_reports_the_header_facts(small, tmp_path):
         "Conversion window 15 days",
         "View-through window 30 days",
         "Markov fell back to linear for 0 journeys.",
+        "Funnel widths use a log scale.",
     ):
         assert needle in html
     assert re.search(r"<title>brand_a · Seeding-to-sales · 2025-05-01 to 2025-05-03</title>", html)

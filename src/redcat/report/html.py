@@ -208,6 +208,7 @@ _PLAIN_TEXT: tuple[str, ...] = (
     "switch_lang",
     "section_kpis",
     "section_funnel",
+    "funnel_log",
     "section_trend",
     "section_models",
     "section_campaigns",

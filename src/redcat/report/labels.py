@@ -117,10 +117,11 @@ TEXT: Mapping[str, tuple[str, str]] = {
     "section_creators": ("达人", "Creators"),
     "section_caveats": ("说明", "Notes and caveats"),
     "funnel_hint": (
-        "每个环节为到达该环节的去重人数；环节转化率 = 本环节 ÷ 上一环节；漏斗宽度按对数刻度绘制。",
+        "每个环节为到达该环节的去重人数；环节转化率 = 本环节 ÷ 上一环节。",
         "Each stage counts distinct users reaching it; step conversion = this stage ÷ the "
-        "previous one; funnel widths use a log scale.",
+        "previous one.",
     ),
+    "funnel_log": ("漏斗宽度按对数刻度绘制。", "Funnel widths use a log scale."),
     "of_previous": ("环节转化", "step"),
     "of_reach": ("占曝光", "of reach"),
     "users_unit": ("{n} 人", "{n} users"),

@@ -309,8 +309,11 @@ def render_tables(
     lg = check_lang(lang)
     out: list[RenderableType] = [Text(header_line(data, lg), style="bold")]
     for view in (kpi_view(data, lg), funnel_view(data, lg), top_notes_view(data, lg, top)):
-        out.append(rich_table(view))
-    # the model caption is the closest-model sentence: printed on its own line, not dimmed
+        # captions go on their own line: as a Rich caption they wrap to the table's width
+        out.append(rich_table(view, with_caption=False))
+        if view.caption:
+            out.append(Text(view.caption, style="dim"))
+    # the model caption is the closest-model sentence, printed plainly, not dimmed
     out.append(rich_table(model_view(data, lg), with_caption=False))
     out.append(Text(closest_sentence(data, lg), style="bold" if data.has_scores else "yellow"))
     if data.notes_md:
