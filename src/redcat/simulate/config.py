@@ -90,7 +90,7 @@ class Behaviour:
     traffic_search_share: float = 0.2  # share of traffic (投流) impressions on search
     paid_daily_rate: tuple[float, float] = (0.01, 0.03)  # paid impressions per test user per day
     boost_days: tuple[int, int] = (4, 10)
-    cpm: tuple[float, float] = (60.0, 150.0)  # yuan per 1000 paid impressions
+    cpm: tuple[float, float] = (120.0, 300.0)  # yuan per 1000 paid impressions
     # engagement (given an impression / a read)
     read_base: float = 0.02
     read_quality: float = 0.12
