@@ -7,6 +7,9 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add all sub-commands to ``app``."""
+    from redcat.cli.ingest import ingest_app
+
+    app.add_typer(ingest_app, name="ingest")
     from redcat.cli.match import match_app
 
     app.add_typer(match_app, name="match")
