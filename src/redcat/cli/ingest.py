@@ -74,7 +74,7 @@ def _progress() -> Iterator[ProgressFn]:
 
 
 def _note(message: str) -> None:
-    err_console.print(f"note: {message}", markup=False, highlight=False)
+    err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _ingest(
@@ -109,6 +109,7 @@ def _print_reports(reports: list[FileReport], store: Path) -> None:
             f"redcat ingest quarantine --store {store}{hint}",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     else:
         console.print(
@@ -116,6 +117,7 @@ def _print_reports(reports: list[FileReport], store: Path) -> None:
             f"`redcat ingest quarantine --store {store}`).",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
 
 
