@@ -250,6 +250,9 @@ def sum_by(keys: IntArray, values: FloatArray, size: int) -> FloatArray:
     result a function of the multiset of values only: same journeys, same bits.
     """
     out = np.zeros(size, dtype=np.float64)
+    # Adding 0.0 never changes a sum, so zeros (non-converting journeys) can be skipped.
+    nonzero = values != 0
+    keys, values = keys[nonzero], values[nonzero]
     if keys.size == 0:
         return out
     order = np.lexsort((values, keys))

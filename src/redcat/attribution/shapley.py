@@ -48,6 +48,7 @@ from redcat.errors import AttributionError
 _U64 = np.uint64
 _CHUNK_CELLS = 1 << 22
 _MAX_SALTS = 16
+_FILTER_BITS = 24
 
 
 def _mix(values: np.ndarray, salt: int) -> np.ndarray:
@@ -167,37 +168,70 @@ def _observe(table: JourneyTable) -> tuple[_Observed, _Journeys]:
 
 
 class _Lookup:
-    """v(T) for sets given as members of parent sets, verified element by element."""
+    """v(T) for queried sets, found by hash and verified element by element."""
 
     def __init__(self, obs: _Observed) -> None:
         keep = np.flatnonzero(obs.rate > 0)  # v is 0 for every other set
+        order = np.argsort(obs.sets.hashes[keep], kind="stable")
         self.obs = obs
-        self.keys = obs.sets.hashes[keep]
-        self.index = keep
+        self.keys = obs.sets.hashes[keep][order]
+        self.index = keep[order]
+        # A bitmap over the top hash bits rejects most absent sets before the binary search.
+        self.shift = _U64(64 - _FILTER_BITS)
+        self.filter = np.zeros(1 << _FILTER_BITS, dtype=bool)
+        self.filter[(self.keys >> self.shift).astype(np.int64)] = True
+        # Hashes are uniform, so the top bits bucket the sorted keys into short runs: a lookup
+        # reads one or two keys instead of binary-searching all of them.
+        self.bucket_bits = max(1, int(self.keys.size).bit_length())
+        self.bucket_shift = _U64(64 - self.bucket_bits)
+        buckets = (self.keys >> self.bucket_shift).astype(np.int64)
+        self.bucket_start = np.searchsorted(buckets, np.arange((1 << self.bucket_bits) + 1))
 
-    def values(self, hashes: np.ndarray, parent_elems: IntArray, members: BoolArray) -> FloatArray:
-        """Return v of each queried set: ``hashes`` (q,), the sorted elements of the set it
-        was taken from ``parent_elems`` (q × m, -1 padded) and which of them are
-        members ``members`` (q × m)."""
-        out = np.zeros(hashes.size)
+    def find(self, hashes: np.ndarray) -> tuple[IntArray, IntArray]:
+        """Return (query positions, observed set rows) whose hashes match; unverified."""
         if self.keys.size == 0 or hashes.size == 0:
-            return out
-        pos = np.minimum(np.searchsorted(self.keys, hashes), self.keys.size - 1)
-        hit = np.flatnonzero(self.keys[pos] == hashes)
-        if hit.size == 0:
-            return out
-        cand = self.index[pos[hit]]
-        mem = members[hit]
-        t = mem.sum(axis=1)
-        ok = self.obs.sets.sizes[cand] == t
-        m = parent_elems.shape[1]
-        order = np.argsort(~mem, axis=1, kind="stable")
-        sub = np.take_along_axis(parent_elems[hit], order, axis=1)
-        valid = np.arange(m)[None, :] < t[:, None]
-        sub = np.where(valid, sub, -1)
-        ok &= (self.obs.sets.padded(cand, m) == sub).all(axis=1)
-        out[hit[ok]] = self.obs.rate[cand[ok]]
-        return out
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        maybe = np.flatnonzero(self.filter[(hashes >> self.shift).astype(np.int64)])
+        h = hashes[maybe]
+        b = (h >> self.bucket_shift).astype(np.int64)
+        pos = self.bucket_start[b]
+        end = self.bucket_start[b + 1]
+        found_at: list[IntArray] = []
+        found_row: list[IntArray] = []
+        active = np.flatnonzero(pos < end)
+        while active.size:
+            at = pos[active]
+            match = self.keys[at] == h[active]
+            found_at.append(maybe[active[match]])
+            found_row.append(self.index[at[match]])
+            pos[active] += 1
+            active = active[~match & (pos[active] < end[active])]
+        if not found_at:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        where = np.concatenate(found_at)
+        rows = np.concatenate(found_row)
+        order = np.argsort(where, kind="stable")
+        return where[order], rows[order]
+
+    def verify(self, cand: IntArray, parent_elems: IntArray, members: BoolArray) -> BoolArray:
+        """Whether observed set ``cand[k]`` is exactly the ``members[k]`` of ``parent_elems[k]``
+        (sorted elements, -1 padded)."""
+        t = members.sum(axis=1)
+        sets = self.obs.sets
+        ok = sets.sizes[cand] == t
+        idx = np.flatnonzero(ok)
+        if idx.size == 0:
+            return ok
+        tt = t[idx]
+        # Boolean indexing walks rows in order, so each hit's members come out sorted.
+        mine = parent_elems[idx][members[idx]]
+        before = np.zeros(idx.size, dtype=np.int64)
+        np.cumsum(tt[:-1], out=before[1:])
+        gather = np.repeat(sets.offsets[cand[idx]] - before, tt) + np.arange(int(tt.sum()))
+        differ = mine != sets.flat[gather]
+        bad = np.bincount(np.repeat(np.arange(idx.size), tt), weights=differ, minlength=idx.size)
+        ok[idx[bad > 0]] = False
+        return ok
 
 
 def _weights(m: int) -> FloatArray:
@@ -227,9 +261,11 @@ def _exact(lookup: _Lookup, rows: IntArray, m: int) -> FloatArray:
         with np.errstate(over="ignore"):
             for j in range(m):
                 H = np.concatenate([H, H + g[:, j : j + 1]], axis=1)
-        q_row = np.repeat(np.arange(r.size), 1 << m)
-        q_mask = np.tile(np.arange(1 << m), r.size)
-        vals = lookup.values(H.reshape(-1), elems[q_row], bits[q_mask])
+        where, cand = lookup.find(H.reshape(-1))
+        row, mask = np.divmod(where, 1 << m)
+        ok = lookup.verify(cand, elems[row], bits[mask])
+        vals = np.zeros(r.size << m)
+        vals[where[ok]] = obs.rate[cand[ok]]
         V = vals.reshape(r.size, 1 << m)
         phi[lo : lo + r.size] = np.einsum("ij,jk->ik", V, W)
     return phi
@@ -256,12 +292,12 @@ def _sampled(
     np.put_along_axis(rank, perms, np.arange(m)[None, :].repeat(samples, 0), axis=1)
     # Prefix t of permutation p holds the elements of rank <= t.
     members = rank[:, None, :] <= np.arange(m)[None, :, None]
-    q = samples * m
-    vals = lookup.values(
-        prefix.reshape(-1),
-        np.broadcast_to(elems, (q, m)),
-        members.reshape(q, m),
-    ).reshape(samples, m)
+    where, cand = lookup.find(prefix.reshape(-1))
+    p, t = np.divmod(where, m)
+    ok = lookup.verify(cand, np.broadcast_to(elems, (where.size, m)), members[p, t])
+    flat_vals = np.zeros(samples * m)
+    flat_vals[where[ok]] = obs.rate[cand[ok]]
+    vals = flat_vals.reshape(samples, m)
     before = np.concatenate([np.zeros((samples, 1)), vals[:, :-1]], axis=1)
     marginal = np.empty((samples, m))
     np.put_along_axis(marginal, perms, vals - before, axis=1)
@@ -327,11 +363,14 @@ def shapley(
     touch_conv = np.where(table.conversions[jt] > 0, touch_conv, 0.0)
     touch_val = np.where(table.conversions[jt] > 0, touch_val, 0.0)
 
-    set_of_elem = np.repeat(np.arange(sizes.size), sizes)
-    var_conv = sum_by(
-        obs.sets.flat, (se_flat * obs.conversions[set_of_elem]) ** 2, table.n_channels
-    )
-    var_val = sum_by(obs.sets.flat, (se_flat * obs.value[set_of_elem]) ** 2, table.n_channels)
+    var_conv = np.zeros(table.n_channels)
+    var_val = np.zeros(table.n_channels)
+    if sampled_sets:
+        set_of_elem = np.repeat(np.arange(sizes.size), sizes)
+        var_conv = sum_by(
+            obs.sets.flat, (se_flat * obs.conversions[set_of_elem]) ** 2, table.n_channels
+        )
+        var_val = sum_by(obs.sets.flat, (se_flat * obs.value[set_of_elem]) ** 2, table.n_channels)
     notes: list[str] = []
     if sampled_sets:
         notes.append(

@@ -16,3 +16,6 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.simulate import simulate_cmd
 
     app.command("simulate")(simulate_cmd)
+    from redcat.cli.paths import paths_app
+
+    app.add_typer(paths_app, name="paths")
