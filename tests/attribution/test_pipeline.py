@@ -1,7 +1,7 @@
 import pytest
 from tests.tiny_world import build
 
-from redcat.attribution.pipeline import aggregate_paths, journey_frame
+from redcat.attribution.pipeline import aggregate_paths, journey_frame, journey_rows
 from redcat.match import run_direct_match
 from redcat.settings import Windows
 
@@ -15,7 +15,7 @@ def engine(tmp_path):
 
 
 def test_journeys_by_hand(engine):
-    j = journey_frame(engine, "B1", Windows())
+    j = journey_frame(journey_rows(engine, "B1", Windows()), "B1")
     assert j[["journey_id", "converted", "value", "path", "kinds"]].values.tolist() == [
         ["tmall:order:o1", True, 99.5, "n1 > n1", "view > click"],
         ["tmall:order:o2", True, 10.0, "n2", "view"],
@@ -27,25 +27,25 @@ def test_journeys_by_hand(engine):
 
 def test_click_and_view_windows_apply_separately(engine):
     # o1's view of n1 is 1.007 days old and its read 0.924 days: 1-day windows keep only the read.
-    j = journey_frame(engine, "B1", Windows(click_days=1, view_days=1))
+    j = journey_frame(journey_rows(engine, "B1", Windows(click_days=1, view_days=1)), "B1")
     assert j["path"].tolist() == ["n1", "n2"]  # the 1.007-day-old view of n1 falls out
     assert j["kinds"].tolist() == ["click", "view"]
 
 
 def test_a_touch_serves_one_order_and_leftovers_form_open_journeys(engine):
     # With 30-day windows o4 (05-20) could reach back to n1, but o1 came in between.
-    j = journey_frame(engine, "B1", Windows(click_days=30, view_days=30))
+    j = journey_frame(journey_rows(engine, "B1", Windows(click_days=30, view_days=30)), "B1")
     assert "tmall:order:o4" not in set(j["journey_id"])
     engine.duck.execute(
         "INSERT INTO cr_content_events SELECT 'e99', match_key, 'n2', TIMESTAMP '2026-05-25',"
         " 'impression', 'feed' FROM cr_content_events WHERE event_id = 'e1'"
     )
-    j = journey_frame(engine, "B1", Windows())
+    j = journey_frame(journey_rows(engine, "B1", Windows()), "B1")
     open_rows = j[~j["converted"]]
     assert open_rows["path"].tolist() == ["n2"]
     assert open_rows["value"].tolist() == [0.0]
 
 
 def test_aggregate_paths(engine):
-    agg = aggregate_paths(journey_frame(engine, "B1", Windows()))
+    agg = aggregate_paths(journey_frame(journey_rows(engine, "B1", Windows()), "B1"))
     assert agg.values.tolist() == [["n1 > n1", 1, 99.5, 0], ["n2", 1, 10.0, 0]]

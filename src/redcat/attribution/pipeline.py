@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from redcat.attribution.journeys import JourneyTable
+from redcat.attribution.models import attribute
 from redcat.engine.core import Engine
 from redcat.engine.derived import journey_touches
-from redcat.settings import Windows
+from redcat.settings import AttributionSettings, Windows
 
 PATH_SEP = " > "
 SECONDS_PER_DAY = 86_400.0
@@ -32,32 +34,46 @@ JOURNEY_COLUMNS: tuple[str, ...] = (
 )
 
 
-def journey_frame(engine: Engine, brand_id: str, windows: Windows) -> pd.DataFrame:
-    """Return one row per journey of ``brand_id`` (converting or not), touches in order.
+def journey_rows(engine: Engine, brand_id: str, windows: Windows) -> pd.DataFrame:
+    """Return the brand's journey touches, one row per touch, in canonical order.
 
-    Columns (see ``JOURNEY_COLUMNS``): ``converted`` (bool), ``value`` (GMV, currency),
-    ``touches`` (count), ``path`` (note ids joined by `` > ``), ``kinds`` (view | click per touch),
-    ``touch_ts`` (ISO times), ``days_before`` (each touch's age in days at the conversion, or at
-    the journey's last touch when it did not convert). Sorted by journey id.
+    Rows are sorted by journey id, then touch time, views before clicks at the same instant, then
+    note id. Columns are those of :func:`~redcat.engine.derived.journey_touches` plus
+    ``age_days``: the touch's age in days at the conversion, or at the journey's last touch when
+    it did not convert.
     """
     rows = engine.execute(
         journey_touches(
             engine, brand_id, click_days=windows.click_days, view_days=windows.view_days
         )
     )
-    if rows.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in JOURNEY_COLUMNS})
     rows = rows.sort_values(["journey_id", "ts", "is_click", "note_id"], kind="stable").reset_index(
         drop=True
     )
+    if rows.empty:
+        return rows.assign(age_days=pd.Series(dtype="float64"))
     end = rows["conversion_ts"].where(
         rows["converted"], rows.groupby("journey_id")["ts"].transform("max")
     )
     age = (pd.to_datetime(end) - pd.to_datetime(rows["ts"])).dt.total_seconds() / SECONDS_PER_DAY
+    return rows.assign(age_days=age.astype("float64"))
+
+
+def journey_frame(rows: pd.DataFrame, brand_id: str) -> pd.DataFrame:
+    """Return one row per journey (converting or not), touches in order, from
+    :func:`journey_rows`.
+
+    Columns (see ``JOURNEY_COLUMNS``): ``converted`` (bool), ``value`` (GMV, currency),
+    ``touches`` (count), ``path`` (note ids joined by `` > ``), ``kinds`` (view | click per touch),
+    ``touch_ts`` (ISO times), ``days_before`` (each touch's age in days, see ``age_days``).
+    Sorted by journey id.
+    """
+    if rows.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in JOURNEY_COLUMNS})
     rows = rows.assign(
         kind=np.where(rows["is_click"], "click", "view"),
         ts_text=pd.to_datetime(rows["ts"]).dt.strftime("%Y-%m-%dT%H:%M:%S"),
-        age_text=age.map(lambda d: f"{d:.6f}"),
+        age_text=rows["age_days"].map(lambda d: f"{d:.6f}"),
     )
     grouped = rows.groupby("journey_id", sort=True)
     frame = pd.DataFrame(
@@ -76,6 +92,45 @@ def journey_frame(engine: Engine, brand_id: str, windows: Windows) -> pd.DataFra
         }
     )
     return frame.reset_index(drop=True)[list(JOURNEY_COLUMNS)]
+
+
+def journey_table(rows: pd.DataFrame) -> JourneyTable:
+    """Return the journeys of :func:`journey_rows` as the models' columnar table: channels are
+    note ids; a converting journey has 1 conversion and its GMV, an open one 1 null."""
+    starts = (
+        np.flatnonzero(
+            np.r_[True, rows["journey_id"].to_numpy()[1:] != rows["journey_id"].to_numpy()[:-1]]
+        )
+        if len(rows)
+        else np.zeros(0, dtype=np.int64)
+    )
+    lengths = np.diff(np.r_[starts, len(rows)])
+    converted = rows["converted"].to_numpy(dtype=bool)[starts]
+    return JourneyTable.from_arrays(
+        rows["note_id"].to_numpy(dtype=object),
+        lengths,
+        conversions=converted.astype(np.float64),
+        value=np.where(converted, rows["value"].to_numpy(dtype=np.float64)[starts], 0.0),
+        nulls=(~converted).astype(np.float64),
+        days_before=rows["age_days"].to_numpy(dtype=np.float64),
+        is_click=rows["is_click"].to_numpy(dtype=bool),
+    )
+
+
+def note_credits(
+    table: JourneyTable, model: str, settings: AttributionSettings
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Credit the journeys' orders to notes with ``model``.
+
+    Returns (note_id, conversions (orders), value (GMV, currency)) sorted by note, and the model's
+    notes on fallbacks or estimates. Credits sum to the converting journeys' orders and GMV.
+    """
+    if table.n_journeys == 0:
+        empty = pd.DataFrame({"note_id": [], "conversions": [], "value": []})
+        return empty.astype({"conversions": "float64", "value": "float64"}), ()
+    result = attribute(table, model, settings=settings, allocations=False)
+    credits = result.credits.rename(columns={"channel": "note_id"})
+    return credits[["note_id", "conversions", "value"]], result.notes
 
 
 def aggregate_paths(journeys: pd.DataFrame) -> pd.DataFrame:

@@ -39,5 +39,6 @@ def score_models(credits: pd.DataFrame, truth: pd.Series) -> pd.DataFrame:
             }
         )
     table = pd.DataFrame(rows, columns=["model", "credited_orders", "wape"])
-    table["rank"] = table["wape"].rank(method="min").astype("Int64")
+    # Round before ranking so that models equal up to float summation order share a rank.
+    table["rank"] = table["wape"].round(12).rank(method="min").astype("Int64")
     return table.sort_values(["rank", "model"], kind="stable").reset_index(drop=True)

@@ -19,3 +19,15 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.paths import paths_app
 
     app.add_typer(paths_app, name="paths")
+    from redcat.cli.export import export_cmd
+
+    paths_app.command("export")(export_cmd)
+    from redcat.cli.report import report_cmd
+
+    app.command("report")(report_cmd)
+    from redcat.cli.demo import demo_cmd
+
+    app.command("demo")(demo_cmd)
+    from redcat.cli.attribute import attribute_app
+
+    app.add_typer(attribute_app, name="attribute")

@@ -1,0 +1,68 @@
+"""``redcat report``: one brand's report as terminal tables, CSV or HTML."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, console
+from redcat.engine import open_engine
+from redcat.report.assemble import build_report, load_truth
+from redcat.report.html import render_html_bundle
+from redcat.report.tables import export_csv, frames_for_csv, print_report
+from redcat.settings import Settings
+
+
+class ReportFormat(StrEnum):
+    """Report output formats."""
+
+    table = "table"
+    csv = "csv"
+    html = "html"
+
+
+class Lang(StrEnum):
+    """Report languages."""
+
+    zh = "zh"
+    en = "en"
+
+
+def report_cmd(
+    brand: str = typer.Option(..., "--brand", help="The brand the report is about."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table, csv or html"),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="csv: a folder for one file per table (default: print the notes table); "
+        "html: the folder for report.html and report.en.html (default ./report-<brand>).",
+    ),
+    lang: Lang = typer.Option(Lang.zh, "--lang", help="zh (简体中文) or en"),
+    truth: Path | None = typer.Option(
+        None, "--truth", help="A simulator's truth/note_truth.csv: score models against it."
+    ),
+    store: StoreOption = DEFAULT_STORE_PATH,
+) -> None:
+    """Report a brand's funnel, per-note results and attribution model comparison."""
+    settings = Settings(store=store)
+    with open_engine(store, read_only=True) as engine:
+        notes = engine.execute(
+            engine.table("notes").filter(lambda t: t.brand_id == brand).select("note_id")
+        )["note_id"].tolist()
+        truth_frame = load_truth(truth, notes) if truth else None
+        data = build_report(engine, brand, settings, truth=truth_frame)
+    if fmt is ReportFormat.table:
+        print_report(data, console, lang.value)
+    elif fmt is ReportFormat.csv:
+        if out is None:
+            typer.echo(frames_for_csv(data)["notes"].to_csv(index=False), nl=False)
+        else:
+            for path in export_csv(data, out):
+                console.print(f"wrote {path}")
+    else:
+        target = out or Path(f"report-{brand}")
+        paths = render_html_bundle(data, target)
+        for language, path in paths.items():
+            console.print(f"{language}: {path}")

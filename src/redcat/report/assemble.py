@@ -1,0 +1,127 @@
+"""Assemble one brand's :class:`ReportData` from the store: funnel, attribution and scores.
+
+This is the only place the report layer calls the measurements; rendering never computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from redcat.attribution.pipeline import journey_rows, journey_table, note_credits
+from redcat.attribution.scoring import score_models
+from redcat.engine.core import Engine
+from redcat.errors import InputError
+from redcat.funnel import brand_funnel
+from redcat.report.data import MODELS, ReportData
+from redcat.settings import Settings
+
+Progress = Callable[[str], None]
+
+
+def load_truth(path: Path, brand_notes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read a simulator's ``note_truth.csv`` and return true incremental orders and GMV per note
+    (summed over retailers), restricted to ``brand_notes`` when given."""
+    try:
+        raw = pd.read_csv(path, dtype={"note_id": "string"})
+    except FileNotFoundError as exc:
+        raise InputError("ground-truth file not found", file=str(path)) from exc
+    needed = ("note_id", "true_incremental_orders", "true_incremental_gmv")
+    for col in needed:
+        if col not in raw.columns:
+            raise InputError("missing column", file=str(path), field=col)
+    truth = raw.groupby("note_id", sort=True)[list(needed[1:])].sum().reset_index()
+    if brand_notes is not None:
+        truth = truth[truth["note_id"].isin(set(brand_notes))].reset_index(drop=True)
+    return truth
+
+
+def build_report(
+    engine: Engine,
+    brand_id: str,
+    settings: Settings | None = None,
+    *,
+    truth: pd.DataFrame | None = None,
+    models: Sequence[str] = MODELS,
+    progress: Progress | None = None,
+) -> ReportData:
+    """Measure ``brand_id`` and return its report: funnel tables, credits per model and note, and
+    (when ``truth`` is given) each model's WAPE against true incremental orders."""
+    settings = settings or Settings()
+    step = progress or (lambda _msg: None)
+    step("funnel")
+    funnel = brand_funnel(engine, brand_id, settings.windows)
+    step("journeys")
+    rows = journey_rows(engine, brand_id, settings.windows)
+    table = journey_table(rows)
+    credits_parts = []
+    caveats: list[str] = []
+    for model in models:
+        step(f"attribution: {model}")
+        credits, notes = note_credits(table, model, settings.attribution)
+        credits_parts.append(credits.assign(model=model))
+        caveats.extend(f"{model}: {n}" for n in notes)
+    credits = pd.concat(credits_parts, ignore_index=True)[
+        ["model", "note_id", "conversions", "value"]
+    ]
+    all_orders = int(funnel.kpis.get("orders") or 0)
+    attributed = int(table.conversions.sum())
+    caveats.append(
+        f"{attributed:,} orders had an eligible touch (click ≤ {settings.windows.click_days} d, "
+        f"view ≤ {settings.windows.view_days} d) and were attributed; the funnel counts "
+        f"{all_orders:,} orders within {settings.windows.funnel_days} d of any touch."
+    )
+    if truth is not None:
+        scores = score_models(credits, truth.set_index("note_id")["true_incremental_orders"])
+    else:
+        scores = pd.DataFrame(
+            {
+                "model": list(models),
+                "credited_orders": [
+                    float(credits.loc[credits["model"] == m, "conversions"].sum()) for m in models
+                ],
+                "wape": float("nan"),
+                "rank": pd.array([None] * len(models), dtype="Int64"),
+            }
+        )
+    daily = funnel.daily
+    start, end = _period(daily)
+    retailers = tuple(
+        r[0]
+        for r in engine.duck.execute(
+            "SELECT DISTINCT retailer_id FROM cr_commerce_events ORDER BY 1"
+        ).fetchall()
+    )
+    return ReportData(
+        brand_id=brand_id,
+        period_start=start,
+        period_end=end,
+        retailers=retailers,
+        generated_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
+        windows={
+            "funnel_days": settings.windows.funnel_days,
+            "click_days": settings.windows.click_days,
+            "view_days": settings.windows.view_days,
+        },
+        kpis=funnel.kpis,
+        funnel=funnel.stages,
+        daily=daily,
+        notes=funnel.notes,
+        creators=funnel.creators,
+        campaigns=funnel.campaigns,
+        credits=credits,
+        model_scores=scores,
+        truth=truth,
+        notes_md=tuple(caveats),
+    )
+
+
+def _period(daily: pd.DataFrame) -> tuple[date, date]:
+    if daily.empty:
+        today = datetime.now(UTC).date()
+        return today, today
+    days = pd.to_datetime(daily["date"])
+    return days.min().date(), days.max().date()

@@ -1,0 +1,38 @@
+"""End to end through the CLI: `redcat demo` on a small world."""
+
+import re
+
+from redcat.cli.main import main
+
+
+def test_demo_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--users",
+            "3000",
+            "--days",
+            "20",
+            "--brands",
+            "2",
+            "--retailers",
+            "2",
+            "--seed",
+            "3",
+            "--lang",
+            "en",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 0, text
+    assert "Closest to causal truth across 2 brands" in text
+    for model in ("first", "last", "linear", "position", "time_decay", "markov", "shapley"):
+        assert model in text
+    for brand in ("B01", "B02"):
+        assert (out / "reports" / brand / "report.html").is_file()
+        assert (out / "reports" / brand / "report.en.html").is_file()
+    assert re.search(r"matched [\d,]+ people", text)
+    assert (out / "redcat.duckdb").is_file()
