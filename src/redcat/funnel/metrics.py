@@ -62,27 +62,27 @@ class BrandFunnel:
     campaigns: pd.DataFrame
 
 
-def content_metrics(engine: Engine, brand_id: str, by: str) -> ir.Table:
-    """Return the content platform's own figures per ``by`` (a notes column, or ``day``):
-    impressions, reach (people), reads, interactions (events), read_users, interaction_users."""
-    events = engine.table("content_events")
+@dataclass(frozen=True)
+class FunnelSources:
+    """One brand's inputs, materialized once and shared by every level of the funnel.
+
+    ``content``: the content platform's events on the brand's notes (all users, with the note's
+    creator and campaign and the event ``day``); ``pairs``: each (touch, outcome) pair within the
+    funnel window, with the touch's note, creator, campaign and brand; ``dims``: the brand's notes
+    with campaign and spend (pandas).
+    """
+
+    content: ir.Table
+    pairs: ir.Table
+    dims: pd.DataFrame
+
+
+def funnel_sources(engine: Engine, brand_id: str, windows: Windows) -> FunnelSources:
+    """Build and cache (in the engine) the :class:`FunnelSources` of ``brand_id``."""
     notes = notes_dim(engine, brand_id)
-    ev = events.join(notes, "note_id")
-    ev = ev.mutate(day=ev.ts.date())
-    return ev.group_by(by).agg(
-        impressions=ev.count(where=ev.event == "impression"),
-        reach=ev.user_key.nunique(where=ev.event == "impression"),
-        reads=ev.count(where=ev.event == "read"),
-        interactions=ev.count(where=ev.event.isin(INTERACTION_EVENTS)),
-        read_users=ev.user_key.nunique(where=ev.event == "read"),
-        interaction_users=ev.user_key.nunique(where=ev.event.isin(INTERACTION_EVENTS)),
-    )
-
-
-def touched_outcomes(engine: Engine, brand_id: str, windows: Windows, by: str) -> ir.Table:
-    """Return one row per (``by`` value, outcome) where a touch of that group preceded the outcome
-    within ``windows.funnel_days``. ``by`` is a touches column (note_id, creator_id, campaign_id,
-    brand_id); columns: by, match_key, event, ts, event_key, amount, is_new."""
+    events = engine.table("content_events")
+    content = events.join(notes, "note_id")
+    content = content.mutate(day=content.ts.date())
     tch = touches(engine, brand_id)
     out = outcomes(engine, brand_id, new_customer_days=windows.new_customer_days)
     joined = tch.join(
@@ -94,8 +94,11 @@ def touched_outcomes(engine: Engine, brand_id: str, windows: Windows, by: str) -
             out.ts <= tch.ts + ibis.interval(days=windows.funnel_days),
         ],
     )
-    rows = joined.select(
-        tch[by].name(by),
+    pairs = joined.select(
+        tch.note_id,
+        tch.creator_id,
+        tch.campaign_id,
+        tch.brand_id,
         out.match_key,
         out.event,
         out.ts,
@@ -103,6 +106,28 @@ def touched_outcomes(engine: Engine, brand_id: str, windows: Windows, by: str) -
         out.amount,
         out.is_new,
     )
+    return FunnelSources(content=content.cache(), pairs=pairs.cache(), dims=engine.execute(notes))
+
+
+def content_metrics(sources: FunnelSources, by: str) -> ir.Table:
+    """Return the content platform's own figures per ``by`` (a notes column, or ``day``):
+    impressions, reach (people), reads, interactions (events), read_users, interaction_users."""
+    ev = sources.content
+    return ev.group_by(by).agg(
+        impressions=ev.count(where=ev.event == "impression"),
+        reach=ev.user_key.nunique(where=ev.event == "impression"),
+        reads=ev.count(where=ev.event == "read"),
+        interactions=ev.count(where=ev.event.isin(INTERACTION_EVENTS)),
+        read_users=ev.user_key.nunique(where=ev.event == "read"),
+        interaction_users=ev.user_key.nunique(where=ev.event.isin(INTERACTION_EVENTS)),
+    )
+
+
+def touched_outcomes(sources: FunnelSources, by: str) -> ir.Table:
+    """Return one row per (``by`` value, outcome) where a touch of that group preceded the outcome
+    within the funnel window. ``by`` is note_id, creator_id, campaign_id or brand_id; columns:
+    by, match_key, event, ts, event_key, amount, is_new."""
+    rows = sources.pairs.select(by, "match_key", "event", "ts", "event_key", "amount", "is_new")
     return rows.distinct(on=[by, "event_key"], keep="first")
 
 
@@ -121,12 +146,14 @@ def outcome_metrics(rows: ir.Table, by: str) -> ir.Table:
     )
 
 
-def level_table(engine: Engine, brand_id: str, windows: Windows, level: Level) -> pd.DataFrame:
+def level_table(
+    engine: Engine, brand_id: str, sources: FunnelSources, level: Level
+) -> pd.DataFrame:
     """Return the funnel per ``level`` (one row per note, creator, campaign or the brand)."""
     key = _LEVEL_KEY[level]
-    content = engine.execute(content_metrics(engine, brand_id, key))
-    out = engine.execute(outcome_metrics(touched_outcomes(engine, brand_id, windows, key), key))
-    dims = engine.execute(notes_dim(engine, brand_id))
+    content = engine.execute(content_metrics(sources, key))
+    out = engine.execute(outcome_metrics(touched_outcomes(sources, key), key))
+    dims = sources.dims
     if level == "note":
         base = dims[["note_id", "title", "creator_id", "note_type", "campaign_id", "spend"]]
         base = base.assign(notes=1)
@@ -192,13 +219,11 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
     return (num.astype("float64") / den.where(den > 0)).astype("float64")
 
 
-def daily_table(engine: Engine, brand_id: str, windows: Windows) -> pd.DataFrame:
+def daily_table(engine: Engine, brand_id: str, sources: FunnelSources) -> pd.DataFrame:
     """Return the brand's funnel per calendar day (content metrics by event day, outcomes by the
     outcome's day, spend by spend date)."""
-    content = engine.execute(content_metrics(engine, brand_id, "day")).rename(
-        columns={"day": "date"}
-    )
-    rows = touched_outcomes(engine, brand_id, windows, "brand_id")
+    content = engine.execute(content_metrics(sources, "day")).rename(columns={"day": "date"})
+    rows = touched_outcomes(sources, "brand_id")
     rows = rows.mutate(date=rows.ts.date())
     out = engine.execute(outcome_metrics(rows, "date"))
     spend = engine.table("spend")
@@ -217,7 +242,8 @@ def brand_funnel(engine: Engine, brand_id: str, windows: Windows | None = None) 
     known = engine.execute(engine.table("notes").filter(lambda t: t.brand_id == brand_id).count())
     if int(known["value"][0]) == 0:
         raise StoreError(f"brand {brand_id!r} has no notes in the store")
-    brand = level_table(engine, brand_id, windows, "brand")
+    sources = funnel_sources(engine, brand_id, windows)
+    brand = level_table(engine, brand_id, sources, "brand")
     row = brand.iloc[0] if len(brand) else pd.Series(dtype="float64")
     kpis: dict[str, float | None] = {
         name: _none_if_nan(row.get(name))
@@ -247,10 +273,10 @@ def brand_funnel(engine: Engine, brand_id: str, windows: Windows | None = None) 
         window_days=windows.funnel_days,
         kpis=kpis,
         stages=stages,
-        daily=daily_table(engine, brand_id, windows),
-        notes=level_table(engine, brand_id, windows, "note"),
-        creators=level_table(engine, brand_id, windows, "creator"),
-        campaigns=level_table(engine, brand_id, windows, "campaign"),
+        daily=daily_table(engine, brand_id, sources),
+        notes=level_table(engine, brand_id, sources, "note"),
+        creators=level_table(engine, brand_id, sources, "creator"),
+        campaigns=level_table(engine, brand_id, sources, "campaign"),
     )
 
 
