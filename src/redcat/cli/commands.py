@@ -31,6 +31,3 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.attribute import attribute_app
 
     app.add_typer(attribute_app, name="attribute")
-    from redcat.cli.attribute import attribute_app
-
-    app.add_typer(attribute_app, name="attribute")
