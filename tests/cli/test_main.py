@@ -10,3 +10,11 @@ def test_version(capsys):
 def test_unknown_command_is_a_usage_error(capsys):
     assert main(["no-such-command"]) == 2
     assert "No such command" in capsys.readouterr().err
+
+
+def test_errors_are_one_unwrapped_line_with_brackets_kept(tmp_path, capsys):
+    missing = tmp_path / ("x" * 120) / "[red]store.duckdb"
+    assert main(["report", "--brand", "B1", "--store", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "[red]store.duckdb does not exist" in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from redcat import __version__
 from redcat.cli.common import err_console
@@ -46,7 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except RedcatError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # One unwrapped line, the message escaped so that brackets in it are not read as markup.
+        err_console.print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         return 2
     return 0
 

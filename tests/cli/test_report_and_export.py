@@ -1,0 +1,124 @@
+"""`redcat report` and `redcat paths export` through the CLI, on the hand-made tiny world."""
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from tests.tiny_world import build
+
+from redcat.cli.main import main
+from redcat.match import run_direct_match
+
+
+@pytest.fixture
+def store(tmp_path):
+    path = tmp_path / "s.duckdb"
+    engine = build(path)
+    run_direct_match(engine.duck, "salt")
+    engine.close()
+    return path
+
+
+def test_report_csv_prints_the_notes_table(store, capsys):
+    assert main(["report", "--brand", "B1", "--format", "csv", "--store", str(store)]) == 0
+    notes = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert notes["note_id"].tolist() == ["n1", "n2"]
+    assert notes["orders"].tolist() == [1, 1]
+    assert notes["gmv"].tolist() == [99.5, 10.0]
+
+
+def test_report_csv_folder_holds_every_table(store, tmp_path, capsys):
+    out = tmp_path / "csv"
+    assert (
+        main(
+            ["report", "--brand", "B1", "--format", "csv", "--out", str(out), "--store", str(store)]
+        )
+        == 0
+    )
+    credits = pd.read_csv(out / "credits.csv", encoding="utf-8-sig")
+    # two attributed orders (o1 after n1 > n1, o2 after n2), each credited in full by every model
+    per_model = credits.groupby("model")["conversions"].sum()
+    assert per_model.round(12).tolist() == [2.0] * 7
+    lone = credits[(credits["model"] == "last")].set_index("note_id")["value"]
+    assert lone.to_dict() == {"n1": 99.5, "n2": 10.0}
+
+
+def test_report_html_and_table(store, tmp_path, capsys):
+    out = tmp_path / "html"
+    assert (
+        main(
+            [
+                "report",
+                "--brand",
+                "B1",
+                "--format",
+                "html",
+                "--out",
+                str(out),
+                "--store",
+                str(store),
+            ]
+        )
+        == 0
+    )
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "assets/echarts.min.js" in page and "https://" not in page
+    assert (out / "report.en.html").is_file()
+    assert main(["report", "--brand", "B1", "--lang", "en", "--store", str(store)]) == 0
+    assert "B1" in capsys.readouterr().out
+
+
+def test_report_refuses_an_unknown_brand(store, capsys):
+    assert main(["report", "--brand", "B7", "--store", str(store)]) == 2
+    assert "B7" in capsys.readouterr().err
+
+
+def test_report_without_a_store(tmp_path, capsys):
+    missing = tmp_path / "none.duckdb"
+    assert main(["report", "--brand", "B1", "--store", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_paths_export_journeys_and_aggregate(store, tmp_path, capsys):
+    journeys = tmp_path / "j.jsonl"
+    assert (
+        main(["paths", "export", "--brand", "B1", "--out", str(journeys), "--store", str(store)])
+        == 0
+    )
+    rows = [json.loads(line) for line in journeys.read_text().splitlines()]
+    assert [(r["journey_id"], r["path"], r["kinds"]) for r in rows] == [
+        ("tmall:order:o1", "n1 > n1", "view > click"),
+        ("tmall:order:o2", "n2", "view"),
+    ]
+    agg = tmp_path / "paths.csv"
+    assert (
+        main(
+            [
+                "paths",
+                "export",
+                "--brand",
+                "B1",
+                "--aggregate",
+                "--out",
+                str(agg),
+                "--store",
+                str(store),
+            ]
+        )
+        == 0
+    )
+    assert agg.read_text().splitlines() == [
+        "path;total_conversions;total_conversion_value;total_null",
+        "n1 > n1;1;99.5;0",
+        "n2;1;10.0;0",
+    ]
+    # the aggregated export feeds `redcat paths attribute` as it is
+    capsys.readouterr()
+    assert (
+        main(["paths", "attribute", "--input", str(agg), "--model", "linear", "--format", "json"])
+        == 0
+    )
+    credited = {r["channel"]: r["conversions"] for r in json.loads(capsys.readouterr().out)}
+    assert credited == {"n1": 1.0, "n2": 1.0}
