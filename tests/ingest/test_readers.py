@@ -147,3 +147,19 @@ def test_raw_text_is_cut_in_the_quarantine(con, tmp_path):
     ingest_file(con, ALL_TABLES["shops"], path, retailer_id="jd",
                 settings=IngestSettings(raw_max_chars=10))  # fmt: skip
     assert con.execute("SELECT raw FROM quarantine").fetchall() == [("s1,xxxxxxx",)]
+
+
+def test_quoted_lines_are_parsed_one_by_one_among_plain_ones():
+    block = b'a,b\n"c,1",d\n"e"x,f\ng\xff,"h"\n'
+    rows = lines_table(block, first_row=0, csv_fields=True).sort_by("__row").to_pylist()
+    assert [(r["__row"], r["__raw"], r["__problem"], r["__fields"]) for r in rows] == [
+        (1, "a,b", None, None),  # split on commas in SQL
+        (2, '"c,1",d', None, ["c,1", "d"]),
+        (3, '"e"x,f', "malformed CSV: ',' expected after '\"'", None),
+        (4, 'g\\xff,"h"', "invalid UTF-8", None),
+    ]
+
+
+def test_a_line_opening_a_multiline_record_sends_the_block_to_the_csv_reader():
+    assert lines_table(b'a,b\nc,"d\ne",f\n', first_row=0, csv_fields=True) is None
+    assert lines_table(b'a,"b\xff\ne",f\n', first_row=0, csv_fields=True) is None

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from redcat.engine.store import connect, ensure_schema
 from redcat.errors import InputError
 from redcat.ingest.contract import Party, TableSpec
 from redcat.ingest.discover import check_retailer_id, discover
-from redcat.ingest.readers import Source, open_source
+from redcat.ingest.readers import Batch, Source, open_source
 from redcat.ingest.validate import (
     Layout,
     checked_sql,
@@ -180,9 +181,7 @@ class _FileLoad:
 
     def _collect_json_keys(self) -> None:
         keys = self.con.execute(
-            f"SELECT DISTINCT unnest(json_keys(__raw)) FROM {_STAGE} "
-            "WHERE CASE WHEN __problem IS NULL AND trim(__raw) <> '' AND json_valid(__raw) "
-            "THEN json_type(__raw) = 'OBJECT' END"
+            f"SELECT DISTINCT unnest(try(json_keys(__raw))) FROM {_STAGE} WHERE __problem IS NULL"
         ).fetchall()
         self.json_keys.update(str(k) for (k,) in keys)
 
@@ -318,6 +317,18 @@ def _check_party(spec: TableSpec, retailer_id: str | None) -> str | None:
     return None
 
 
+def _read_ahead(batches: Iterator[Batch]) -> Iterator[Batch]:
+    """Yield ``batches``, reading the next one in a worker thread while the caller loads the
+    current one (DuckDB releases the GIL while it runs, so reading and loading overlap)."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="redcat-read") as pool:
+        pending = pool.submit(next, batches, done)
+        while (batch := pending.result()) is not done:
+            pending = pool.submit(next, batches, done)
+            assert isinstance(batch, Batch)
+            yield batch
+
+
 def _load(
     con: duckdb.DuckDBPyConnection,
     spec: TableSpec,
@@ -332,7 +343,7 @@ def _load(
     con.execute("SET preserve_insertion_order = false")
     con.begin()
     try:
-        for batch in source.batches():
+        for batch in _read_ahead(source.batches()):
             load.batch(batch.table)
             if progress is not None:
                 progress(load.file, batch.done, batch.total)

@@ -6,12 +6,13 @@ number). Nothing is judged here beyond what only the bytes can tell: a line that
 UTF-8, or a CSV record the ``csv`` module cannot parse, is staged with its ``__problem`` set; all
 other checks run as SQL over the staged batch (see :mod:`redcat.ingest.validate`).
 
-CSV and JSONL are read in blocks of whole lines. A CSV block without any quote character or lone
-carriage return is split into lines with numpy and handed over as one Arrow string column; fields
-are split in SQL. A block with quotes goes through the ``csv`` module record by record, so quoted
-commas and newlines are parsed exactly; a record still open after ``max_record_lines`` lines or at
-the end of the file is quarantined as an unterminated quote (its first line only; reading resumes
-on the next line). Parquet is read in row batches with its column types kept.
+CSV and JSONL are read in blocks of whole lines, split into lines with numpy and handed over as
+one Arrow string column; CSV fields are split on commas in SQL. The few CSV lines holding a quote
+character (or a lone carriage return) are parsed one by one with the ``csv`` module instead. A
+block where a quoted field spans lines is read record by record with the ``csv`` module, so quoted
+newlines are parsed exactly; a record still open after ``max_record_lines`` lines or at the end
+of the file is quarantined as an unterminated quote (its first line only; reading resumes on the
+next line). Parquet is read in row batches with its column types kept.
 """
 
 from __future__ import annotations
@@ -185,11 +186,60 @@ def _problem_table(
     )
 
 
-def lines_table(block: bytes, first_row: int) -> pa.Table:
+def _quoted_lines(block: bytes, offsets: np.ndarray) -> np.ndarray:
+    """Return the indexes of the lines of ``block`` holding a quote character or a carriage
+    return that does not end the line: the lines a plain split on commas would get wrong."""
+    if b'"' not in block and block.count(b"\r") == block.count(b"\r\n"):
+        return np.empty(0, dtype=np.int64)
+    data = np.frombuffer(block, dtype=np.uint8)
+    marks = np.flatnonzero(data == 34)
+    cr = np.flatnonzero(data == 13)
+    if len(cr):
+        after = np.minimum(cr + 1, len(data) - 1)
+        marks = np.concatenate([marks, cr[(cr + 1 >= len(data)) | (data[after] != 10)]])
+    return np.unique(np.searchsorted(offsets, marks, side="right") - 1)
+
+
+def _parse_lines(
+    block: bytes, offsets: np.ndarray, lines: list[int], invalid: set[int], first_row: int
+) -> pa.Table | None:
+    """Parse each of ``lines`` as one CSV record with the csv module; return them staged, or
+    None if one opens a quoted field it does not close (a record spanning lines, which only a
+    sequential read can delimit). Lines in ``invalid`` (not UTF-8) are parsed only to find
+    that out, and staged as invalid UTF-8."""
+    rows, raws, problems, fields = [], [], [], []
+    for i in lines:
+        line = block[offsets[i] : offsets[i + 1]]
+        text = line.decode("utf-8", "surrogateescape").rstrip("\r\n")
+        problem: str | None = None
+        record: list[str] | None = None
+        try:
+            records = list(csv.reader([text], strict=True))
+        except csv.Error as exc:
+            if str(exc) == "unexpected end of data":
+                return None
+            problem = f"malformed CSV: {exc}"
+        else:
+            if len(records) != 1:  # cannot happen without a line break; never drop a row
+                return None
+            record = records[0]
+        if i in invalid:
+            problem, record, text = INVALID_UTF8, None, _text(line)
+        rows.append(first_row + 1 + i)
+        raws.append(text)
+        problems.append(problem)
+        fields.append(record)
+    return _problem_table(rows, raws, problems, fields)
+
+
+def lines_table(block: bytes, first_row: int, *, csv_fields: bool = False) -> pa.Table | None:
     """Stage every line of ``block`` as one row numbered from ``first_row + 1``.
 
     Valid lines keep their text (line terminator removed) with no problem set; lines that are not
-    valid UTF-8 get ``__problem = 'invalid UTF-8'`` and their text with bad bytes escaped.
+    valid UTF-8 get ``__problem = 'invalid UTF-8'`` and their text with bad bytes escaped. With
+    ``csv_fields``, lines holding quotes (or a lone carriage return) are parsed here by the csv
+    module into ``__fields``; if one of them opens a record spanning lines, returns None (the
+    block must then be read record by record, see :func:`csv_records_table`).
     """
     offsets = _line_offsets(block)
     n = len(offsets) - 1
@@ -198,12 +248,20 @@ def lines_table(block: bytes, first_row: int) -> pa.Table:
         pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(block)]
     )
     bad = _invalid_utf8_lines(block, offsets)
+    keep = np.ones(n, dtype=bool)
+    keep[bad] = False
     parts = []
+    if csv_fields:
+        quoted = [int(i) for i in _quoted_lines(block, offsets)]
+        if quoted:
+            invalid = set(bad)
+            parsed = _parse_lines(block, offsets, quoted, invalid, first_row)
+            if parsed is None:
+                return None
+            parts.append(parsed)
+            keep[quoted] = False
+            bad = sorted(invalid.difference(quoted))
     if bad:
-        keep = np.ones(n, dtype=bool)
-        keep[bad] = False
-        raw = raw.filter(pa.array(keep))
-        rows = rows[keep]
         parts.append(
             _problem_table(
                 [first_row + 1 + i for i in bad],
@@ -212,8 +270,11 @@ def lines_table(block: bytes, first_row: int) -> pa.Table:
                 [None] * len(bad),
             )
         )
+    if not keep.all():
+        raw = raw.filter(pa.array(keep))
+        rows = rows[keep]
     text = pc.utf8_rtrim(raw.view(pa.large_string()), characters="\r\n")
-    good = pa.table(
+    plain = pa.table(
         [
             pa.array(rows, pa.int64()),
             text,
@@ -222,7 +283,7 @@ def lines_table(block: bytes, first_row: int) -> pa.Table:
         ],
         schema=LINES_SCHEMA,
     )
-    return pa.concat_tables([good, *parts]) if parts else good
+    return pa.concat_tables([plain, *parts]) if parts else plain
 
 
 class _LineFeed:
@@ -328,12 +389,6 @@ def csv_records_table(
     return _problem_table(rows, raws, problems, fields)
 
 
-def _fast_csv_block(block: bytes) -> bool:
-    """Whether every line of ``block`` is one record that splits on commas: no quote characters
-    and no carriage return other than in a CRLF line end."""
-    return b'"' not in block and block.count(b"\r") == block.count(b"\r\n")
-
-
 def parse_header(line: bytes, path: Path) -> tuple[str, ...]:
     """Return the column names of a CSV header line (UTF-8, optional BOM, surrounding spaces
     removed); raises :class:`InputError` if it is empty, undecodable, malformed or repeats a
@@ -384,9 +439,8 @@ class LinesSource:
             if self.format == "csv":
                 blocks.line()  # the header, parsed in __init__
             while block := blocks.block():
-                if self.format == "jsonl" or _fast_csv_block(block):
-                    table = lines_table(block, row)
-                else:
+                table = lines_table(block, row, csv_fields=self.format == "csv")
+                if table is None:  # a quoted field spans lines: read record by record
                     table = csv_records_table(
                         block, blocks.line, row, self.settings.max_record_lines
                     )

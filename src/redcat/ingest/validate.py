@@ -96,33 +96,34 @@ def csv_layout(spec: TableSpec, header: Sequence[str], stage: str) -> Layout:
 def jsonl_layout(spec: TableSpec, stage: str) -> Layout:
     """Layout of a staged JSONL batch: each line must be one JSON object; fields are its keys.
 
-    Lines are parsed by DuckDB's JSON functions, which also accept a trailing comma before a
-    closing bracket (and, like Python's json, NaN and Infinity); anything else malformed is
-    quarantined."""
-    paths = ", ".join(sql_str(f"$.{ident(f.name)}") for f in spec.fields)
+    Each line is parsed twice in all: once for the JSON types of the document and of every
+    field (``try``: a malformed line yields NULL instead of an error), once for the fields'
+    text. DuckDB's JSON reader also accepts a trailing comma before a closing bracket (and, like
+    Python's json, NaN and Infinity); anything else malformed is quarantined."""
+    paths = [sql_str(f"$.{ident(f.name)}") for f in spec.fields]
     fields = {
         f.name: FieldSource(
-            text=f"(__j[{i}] ->> '$')",
-            json_type=f"json_type(__j[{i}])",
-            json_value=f"__j[{i}]",
+            text=f"__j[{i}]",
+            json_type=f"__types[{i + 1}]",
+            json_value=f"CAST(__j[{i}] AS JSON)",
         )
         for i, f in enumerate(spec.fields, start=1)
     }
-    # Nested CASE, not AND: DuckDB may evaluate both sides of AND, and json_type raises on
-    # malformed JSON, while CASE evaluates a branch only for the rows that reach it.
-    ok = (
-        "CASE WHEN __problem IS NULL AND trim(__raw) <> '' THEN "
-        "CASE WHEN json_valid(__raw) THEN json_type(__raw) = 'OBJECT' END END"
+    types = (
+        "CASE WHEN __problem IS NULL THEN "
+        f"try(json_type(__raw, ['$', {', '.join(paths)}])) END AS __types"
     )
     return Layout(
         base=(
-            f"SELECT *, CASE WHEN __ok THEN json_extract(__raw, [{paths}]) END AS __j "
-            f"FROM (SELECT *, COALESCE({ok}, false) AS __ok FROM {stage})"
+            "SELECT *, CASE WHEN __types[1] = 'OBJECT' "
+            f"THEN json_extract_string(__raw, [{', '.join(paths)}]) END AS __j "
+            f"FROM (SELECT *, {types} FROM {stage})"
         ),
         row_problem=(
-            "CASE WHEN __ok THEN NULL WHEN __problem IS NOT NULL THEN __problem "
+            "CASE WHEN __types[1] = 'OBJECT' THEN NULL "
+            "WHEN __problem IS NOT NULL THEN __problem "
             "WHEN trim(__raw) = '' THEN 'empty line' "
-            "WHEN NOT json_valid(__raw) THEN 'malformed JSON' ELSE 'not a JSON object' END"
+            "WHEN __types IS NULL THEN 'malformed JSON' ELSE 'not a JSON object' END"
         ),
         raw="__raw",
         fields=fields,
