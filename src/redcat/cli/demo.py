@@ -36,8 +36,9 @@ def demo_cmd(
     ),
     lang: str = typer.Option("zh", "--lang", help="zh or en for the printed report."),
 ) -> None:
-    """Simulate a world, ingest it, match, measure every brand and report, scoring each
-    attribution model against the simulator's causal truth."""
+    """Run the whole pipeline on a simulated world and score every model against truth.
+
+    Simulates a world, ingests it, matches, measures every brand and writes the reports."""
     if out.exists():
         shutil.rmtree(out)
     world_dir = out / "world"

@@ -45,8 +45,9 @@ def simulate_cmd(
         typer.Option("--history-days", help="Note-free days of retailer history before day 0."),
     ] = _DEFAULT.history_days,
 ) -> None:
-    """Build a synthetic seeding-to-sales world and write it in the data contract, with the
-    ground truth under DIR/truth/ (never read by the pipeline)."""
+    """Build a synthetic seeding-to-sales world in the data contract (truth in DIR/truth/).
+
+    The ground truth under DIR/truth/ is never read by the pipeline."""
     config = WorldConfig(
         users=users,
         days=days,
