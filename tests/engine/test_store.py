@@ -29,3 +29,12 @@ def test_new_store_holds_every_contract_table_empty(tmp_path):
             extra = ("retailer_id",) if spec.party == "retailer" else ()
             assert tuple(table.columns) == extra + spec.columns
             assert engine.execute(table.count())["value"][0] == 0
+
+
+def test_distinct_values_sorted_without_nulls(tmp_path):
+    with open_engine(tmp_path / "s.duckdb") as engine:
+        engine.duck.execute(
+            "INSERT INTO shops VALUES ('jd','s2','B2'),('tmall','s1','B1'),('jd','s3','B1')"
+        )
+        assert engine.distinct_values("shops", "brand_id") == ["B1", "B2"]
+        assert engine.distinct_values("shops", "retailer_id") == ["jd", "tmall"]

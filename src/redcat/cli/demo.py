@@ -85,12 +85,7 @@ def demo_cmd(
             match = run_direct_match(engine.duck, settings.match_salt)
             progress.advance(m)
 
-            brand_ids = [
-                r[0]
-                for r in engine.duck.execute(
-                    "SELECT DISTINCT brand_id FROM notes ORDER BY 1"
-                ).fetchall()
-            ]
+            brand_ids = engine.distinct_values("notes", "brand_id")
             measure = progress.add_task("measure brands", total=len(brand_ids))
             for brand_id in brand_ids:
                 notes = engine.execute(

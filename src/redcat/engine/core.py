@@ -35,6 +35,12 @@ class Engine:
             return result
         return pd.DataFrame({"value": [result]})
 
+    def distinct_values(self, table: str, column: str) -> list[str]:
+        """Return the sorted distinct non-null values of ``table.column``."""
+        t = self.table(table)
+        expr = t.select(column).filter(t[column].notnull()).distinct().order_by(column)
+        return [str(v) for v in self.execute(expr)[column].tolist()]
+
     def create_table(self, name: str, expr: ir.Table, *, overwrite: bool = True) -> ir.Table:
         """Materialize ``expr`` as table ``name`` in the store and return it."""
         return self.ibis.create_table(name, expr, overwrite=overwrite)

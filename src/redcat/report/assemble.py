@@ -89,12 +89,7 @@ def build_report(
         )
     daily = funnel.daily
     start, end = _period(daily)
-    retailers = tuple(
-        r[0]
-        for r in engine.duck.execute(
-            "SELECT DISTINCT retailer_id FROM cr_commerce_events ORDER BY 1"
-        ).fetchall()
-    )
+    retailers = tuple(engine.distinct_values("cr_commerce_events", "retailer_id"))
     return ReportData(
         brand_id=brand_id,
         period_start=start,
