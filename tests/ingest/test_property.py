@@ -47,13 +47,13 @@ def values(row: dict) -> list[str]:
     return [f"e{row['key']}", user, row["note"], ts, event, "feed"]
 
 
-def encode(row: dict, fmt: str) -> bytes:
+def encode(row: dict, fmt: str, quoting: int) -> bytes:
     if row["kind"] == "empty_line":
         return b""
     if fmt == "csv":
         out = io.StringIO()
         cells = values(row) + (["extra"] if row["kind"] == "broken" else [])
-        csv.writer(out, lineterminator="\n").writerow(cells)
+        csv.writer(out, lineterminator="\n", quoting=quoting).writerow(cells)
         line = out.getvalue()[:-1].encode()
     else:
         line = json.dumps(dict(zip(COLUMNS, values(row), strict=True))).encode()
@@ -71,10 +71,11 @@ def encode(row: dict, fmt: str) -> bytes:
     rows=rows_strategy,
     fmt=st.sampled_from(["csv", "jsonl"]),
     block_bytes=st.sampled_from([1, 40, 1 << 16]),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
 )
-def test_no_row_is_lost(tmp_path_factory, rows, fmt, block_bytes):
+def test_no_row_is_lost(tmp_path_factory, rows, fmt, block_bytes, quoting):
     path = tmp_path_factory.mktemp("p") / f"content_events.{fmt}"
-    lines = [encode(row, fmt) for row in rows]
+    lines = [encode(row, fmt, quoting) for row in rows]
     header = [",".join(COLUMNS).encode()] if fmt == "csv" else []
     path.write_bytes(b"\n".join(header + lines) + (b"\n" if lines else b""))
 

@@ -163,3 +163,35 @@ def test_quoted_lines_are_parsed_one_by_one_among_plain_ones():
 def test_a_line_opening_a_multiline_record_sends_the_block_to_the_csv_reader():
     assert lines_table(b'a,b\nc,"d\ne",f\n', first_row=0, csv_fields=True) is None
     assert lines_table(b'a,"b\xff\ne",f\n', first_row=0, csv_fields=True) is None
+
+
+def test_simply_quoted_lines_are_split_in_sql(con, tmp_path):
+    path = tmp_path / "content_events.csv"
+    path.write_text(
+        '"event_id","user_key","note_id","ts","event","surface"\n'
+        '"e1","u 1","n1","2026-05-01T10:00:00Z","read","feed"\n'
+        '"e2","","n1","2026-05-01T10:00:00Z","read","feed"\n'
+        'e3,"u3",n1,2026-05-01T10:00:00Z,"read",feed\n'
+        '"e4","u"4","n1","2026-05-01T10:00:00Z","read","feed"\n'
+        '"e5","u,5","n1","2026-05-01T10:00:00Z","read","feed"\n'
+    )
+    table = lines_table(path.read_bytes().split(b"\n", 1)[1], first_row=0, csv_fields=True)
+    # Simply quoted lines stay unparsed (split in SQL); the others went through the csv module.
+    assert [(r["__fields"], r["__problem"]) for r in table.sort_by("__row").to_pylist()] == [
+        (None, None),
+        (None, None),
+        (None, None),
+        (None, "malformed CSV: ',' expected after '\"'"),
+        (["e5", "u,5", "n1", "2026-05-01T10:00:00Z", "read", "feed"], None),
+    ]
+    report = ingest_file(con, ALL_TABLES["content_events"], path)
+    assert (report.loaded, report.quarantined) == (3, 2)
+    assert con.execute("SELECT event_id, user_key FROM content_events ORDER BY 1").fetchall() == [
+        ("e1", "u 1"),
+        ("e3", "u3"),
+        ("e5", "u,5"),
+    ]
+    assert con.execute("SELECT row_number, reason FROM quarantine ORDER BY 1").fetchall() == [
+        (2, "empty required field 'user_key'"),
+        (4, "malformed CSV: ',' expected after '\"'"),
+    ]

@@ -7,8 +7,9 @@ UTF-8, or a CSV record the ``csv`` module cannot parse, is staged with its ``__p
 other checks run as SQL over the staged batch (see :mod:`redcat.ingest.validate`).
 
 CSV and JSONL are read in blocks of whole lines, split into lines with numpy and handed over as
-one Arrow string column; CSV fields are split on commas in SQL. The few CSV lines holding a quote
-character (or a lone carriage return) are parsed one by one with the ``csv`` module instead. A
+one Arrow string column; CSV fields are split on commas in SQL (quotes removed first from lines
+that are simply quoted, see :data:`SIMPLY_QUOTED`). The few CSV lines quoted otherwise (a comma
+or quote inside quotes, or a lone carriage return) are parsed one by one with the ``csv`` module. A
 block where a quoted field spans lines is read record by record with the ``csv`` module, so quoted
 newlines are parsed exactly; a record still open after ``max_record_lines`` lines or at the end
 of the file is quarantined as an unterminated quote (its first line only; reading resumes on the
@@ -232,14 +233,20 @@ def _parse_lines(
     return _problem_table(rows, raws, problems, fields)
 
 
+# A CSV line whose every field is either unquoted or quoted without quote, comma or carriage
+# return inside: removing its quotes and splitting on commas gives exactly the csv module's fields.
+SIMPLY_QUOTED = r'^(?:"[^",\r]*"|[^",\r]*)(?:,(?:"[^",\r]*"|[^",\r]*))*$'
+
+
 def lines_table(block: bytes, first_row: int, *, csv_fields: bool = False) -> pa.Table | None:
     """Stage every line of ``block`` as one row numbered from ``first_row + 1``.
 
     Valid lines keep their text (line terminator removed) with no problem set; lines that are not
     valid UTF-8 get ``__problem = 'invalid UTF-8'`` and their text with bad bytes escaped. With
-    ``csv_fields``, lines holding quotes (or a lone carriage return) are parsed here by the csv
-    module into ``__fields``; if one of them opens a record spanning lines, returns None (the
-    block must then be read record by record, see :func:`csv_records_table`).
+    ``csv_fields``, lines holding quotes (or a lone carriage return) that are not simply quoted
+    (:data:`SIMPLY_QUOTED`) are parsed here by the csv module into ``__fields``; if one of them
+    opens a record spanning lines, returns None (the block must then be read record by record,
+    see :func:`csv_records_table`).
     """
     offsets = _line_offsets(block)
     n = len(offsets) - 1
@@ -251,16 +258,20 @@ def lines_table(block: bytes, first_row: int, *, csv_fields: bool = False) -> pa
     keep = np.ones(n, dtype=bool)
     keep[bad] = False
     parts = []
-    if csv_fields:
-        quoted = [int(i) for i in _quoted_lines(block, offsets)]
-        if quoted:
+    quoted = _quoted_lines(block, offsets) if csv_fields else np.empty(0, dtype=np.int64)
+    if len(quoted):
+        valid = quoted[keep[quoted]]
+        texts = pc.utf8_rtrim(raw.take(pa.array(valid)).view(pa.large_string()), "\r\n")
+        simple = pc.match_substring_regex(texts, SIMPLY_QUOTED).to_numpy(zero_copy_only=False)
+        hard = np.sort(np.concatenate([valid[~simple], quoted[~keep[quoted]]]))
+        if len(hard):
             invalid = set(bad)
-            parsed = _parse_lines(block, offsets, quoted, invalid, first_row)
+            parsed = _parse_lines(block, offsets, [int(i) for i in hard], invalid, first_row)
             if parsed is None:
                 return None
             parts.append(parsed)
-            keep[quoted] = False
-            bad = sorted(invalid.difference(quoted))
+            keep[hard] = False
+            bad = sorted(invalid.difference(int(i) for i in hard))
     if bad:
         parts.append(
             _problem_table(

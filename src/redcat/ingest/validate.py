@@ -82,7 +82,12 @@ def csv_layout(spec: TableSpec, header: Sequence[str], stage: str) -> Layout:
         for f in spec.fields
     }
     return Layout(
-        base=f"SELECT *, COALESCE(__fields, string_split(__raw, ',')) AS __f FROM {stage}",
+        # Lines the reader left unparsed hold no quotes, or only simple ones (see
+        # redcat.ingest.readers.SIMPLY_QUOTED), so dropping quotes and splitting is exact.
+        base=(
+            "SELECT *, COALESCE(__fields, string_split(CASE WHEN contains(__raw, '\"') "
+            f"THEN replace(__raw, '\"', '') ELSE __raw END, ',')) AS __f FROM {stage}"
+        ),
         row_problem=(
             "COALESCE(__problem, CASE WHEN __raw = '' THEN 'empty line' "
             f"WHEN len(__f) <> {n} THEN 'wrong number of fields: expected {n}, got ' || len(__f) "
