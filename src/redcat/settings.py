@@ -7,7 +7,7 @@ half-lives in days, money in the retailer's currency (units as exported).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -54,6 +54,11 @@ class Windows:
         for name in ("funnel_days", "click_days", "view_days", "new_customer_days"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"window {name} must be a positive number of days")
+
+    def decision_cycle(self, category: str | None) -> Windows:
+        """Return these windows with the funnel window set to ``category``'s decision cycle
+        (unchanged when the category is None or has no cycle in ``category_days``)."""
+        return replace(self, funnel_days=self.for_category(category))
 
     def for_category(self, category: str | None) -> int:
         """Return the decision-cycle window in days for ``category`` (funnel window if unknown)."""

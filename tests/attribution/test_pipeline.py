@@ -49,3 +49,34 @@ def test_a_touch_serves_one_order_and_leftovers_form_open_journeys(engine):
 def test_aggregate_paths(engine):
     agg = aggregate_paths(journey_frame(journey_rows(engine, "B1", Windows()), "B1"))
     assert agg.values.tolist() == [["n1 > n1", 1, 99.5, 0], ["n2", 1, 10.0, 0]]
+
+
+def test_credits_roll_up_to_creators_and_campaigns():
+    import pandas as pd
+
+    from redcat.attribution.pipeline import credits_by
+
+    credits = pd.DataFrame(
+        {
+            "model": ["last", "last", "last", "linear"],
+            "note_id": ["n1", "n2", "n3", "n1"],
+            "conversions": [1.0, 2.0, 0.5, 3.0],
+            "value": [10.0, 20.0, 5.0, 30.0],
+        }
+    )
+    notes = pd.DataFrame(
+        {
+            "note_id": ["n1", "n2", "n3"],
+            "creator_id": ["c1", "c1", "c2"],
+            "campaign_id": ["C1", None, "C1"],
+        }
+    )
+    assert credits_by(credits, notes, "creator_id").values.tolist() == [
+        ["last", "c1", 3.0, 30.0],
+        ["last", "c2", 0.5, 5.0],
+        ["linear", "c1", 3.0, 30.0],
+    ]
+    assert credits_by(credits, notes, "campaign_id").values.tolist() == [
+        ["last", "C1", 1.5, 15.0],
+        ["linear", "C1", 3.0, 30.0],
+    ]

@@ -122,3 +122,48 @@ def test_paths_export_journeys_and_aggregate(store, tmp_path, capsys):
     )
     credited = {r["channel"]: r["conversions"] for r in json.loads(capsys.readouterr().out)}
     assert credited == {"n1": 1.0, "n2": 1.0}
+
+
+def test_category_decision_cycle_sets_the_funnel_window(store, tmp_path, capsys):
+    # o4 comes 19 days after u1's touch of n1: outside the default 15 days, inside skincare's 29.
+    def orders(*extra):
+        out = tmp_path / "_".join(extra or ("default",))
+        assert (
+            main(
+                [
+                    "report",
+                    "--brand",
+                    "B1",
+                    "--format",
+                    "csv",
+                    "--out",
+                    str(out),
+                    "--store",
+                    str(store),
+                    *extra,
+                ]
+            )
+            == 0
+        )
+        kpis = pd.read_csv(out / "kpis.csv", encoding="utf-8-sig").set_index("metric")
+        return float(kpis.loc["orders", "value"])
+
+    assert orders() == 2.0
+    assert orders("--category", "skincare") == 3.0
+    assert orders("--category", "skincare", "--funnel-days", "15") == 2.0
+    assert orders("--category", "no-such-category") == 2.0
+
+
+def test_creator_and_campaign_tables_carry_credits(store, tmp_path, capsys):
+    out = tmp_path / "csv"
+    assert (
+        main(
+            ["report", "--brand", "B1", "--format", "csv", "--out", str(out), "--store", str(store)]
+        )
+        == 0
+    )
+    creators = pd.read_csv(out / "creators.csv", encoding="utf-8-sig").set_index("creator_id")
+    assert creators.loc["c1", "orders_markov"] == 1.0
+    assert creators.loc["c2", "orders_first"] == 1.0
+    campaigns = pd.read_csv(out / "campaigns.csv", encoding="utf-8-sig").set_index("campaign_id")
+    assert campaigns.loc["C1", "orders_last"] == 1.0

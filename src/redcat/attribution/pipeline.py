@@ -151,3 +151,12 @@ def aggregate_paths(journeys: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     return out
+
+
+def credits_by(credits: pd.DataFrame, notes: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Roll per-note credits up to ``key`` (``creator_id`` or ``campaign_id``, a column of
+    ``notes``): returns model, ``key``, conversions (orders), value (GMV), sorted by model and key.
+    Notes without a ``key`` value (e.g. unboosted notes have no campaign) are left out."""
+    joined = credits.merge(notes[["note_id", key]], on="note_id", how="left")
+    joined = joined.dropna(subset=[key])
+    return joined.groupby(["model", key], sort=True)[["conversions", "value"]].sum().reset_index()

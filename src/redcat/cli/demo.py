@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -86,13 +88,21 @@ def demo_cmd(
             progress.advance(m)
 
             brand_ids = engine.distinct_values("notes", "brand_id")
+            world = json.loads((world_dir / "truth" / "world.json").read_text(encoding="utf-8"))
+            categories: dict[str, str] = world.get("brand_category", {})
             measure = progress.add_task("measure brands", total=len(brand_ids))
             for brand_id in brand_ids:
                 notes = engine.execute(
                     engine.table("notes").filter(lambda t, b=brand_id: t.brand_id == b)
                 )["note_id"].tolist()
                 truth = load_truth(world_dir / "truth" / "note_truth.csv", notes)
-                reports.append(build_report(engine, brand_id, settings, truth=truth))
+                # The brand's own setting, which the demo reads from the world's description:
+                # its category's decision cycle is its funnel window.
+                brand_settings = dataclasses.replace(
+                    settings,
+                    windows=settings.windows.decision_cycle(categories.get(brand_id)),
+                )
+                reports.append(build_report(engine, brand_id, brand_settings, truth=truth))
                 progress.advance(measure)
 
     console.print(

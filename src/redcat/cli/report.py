@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import StrEnum
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from redcat.engine import open_engine
 from redcat.report.assemble import build_report, load_truth
 from redcat.report.html import render_html_bundle
 from redcat.report.tables import export_csv, frames_for_csv, print_report
-from redcat.settings import Settings
+from redcat.settings import Settings, Windows
 
 
 class ReportFormat(StrEnum):
@@ -43,10 +44,22 @@ def report_cmd(
     truth: Path | None = typer.Option(
         None, "--truth", help="A simulator's truth/note_truth.csv: score models against it."
     ),
+    category: str | None = typer.Option(
+        None,
+        "--category",
+        help="The brand's category: its decision cycle (e.g. skincare 29 d, baby_food 70 d) "
+        "becomes the funnel window.",
+    ),
+    funnel_days: int | None = typer.Option(
+        None, "--funnel-days", help="Funnel window in days (overrides --category)."
+    ),
     store: StoreOption = DEFAULT_STORE_PATH,
 ) -> None:
     """Report a brand's funnel, per-note results and attribution model comparison."""
-    settings = Settings(store=store)
+    windows = Windows().decision_cycle(category)
+    if funnel_days is not None:
+        windows = dataclasses.replace(windows, funnel_days=funnel_days)
+    settings = Settings(store=store, windows=windows)
     with open_engine(store, read_only=True) as engine:
         notes = engine.execute(
             engine.table("notes").filter(lambda t: t.brand_id == brand).select("note_id")

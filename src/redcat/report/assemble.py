@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from redcat.attribution.pipeline import journey_rows, journey_table, note_credits
+from redcat.attribution.pipeline import credits_by, journey_rows, journey_table, note_credits
 from redcat.attribution.scoring import score_models
 from redcat.engine.core import Engine
 from redcat.errors import InputError
@@ -90,6 +90,8 @@ def build_report(
     daily = funnel.daily
     start, end = _period(daily)
     retailers = tuple(engine.distinct_values("cr_commerce_events", "retailer_id"))
+    creators = _with_credits(funnel.creators, credits, funnel.notes, "creator_id")
+    campaigns = _with_credits(funnel.campaigns, credits, funnel.notes, "campaign_id")
     return ReportData(
         brand_id=brand_id,
         period_start=start,
@@ -105,13 +107,25 @@ def build_report(
         funnel=funnel.stages,
         daily=daily,
         notes=funnel.notes,
-        creators=funnel.creators,
-        campaigns=funnel.campaigns,
+        creators=creators,
+        campaigns=campaigns,
         credits=credits,
         model_scores=scores,
         truth=truth,
         notes_md=tuple(caveats),
     )
+
+
+def _with_credits(
+    table: pd.DataFrame, credits: pd.DataFrame, notes: pd.DataFrame, key: str
+) -> pd.DataFrame:
+    """Add one ``orders_<model>`` column of credited orders per model to a creator or campaign
+    table."""
+    rolled = credits_by(credits, notes, key)
+    wide = rolled.pivot(index=key, columns="model", values="conversions")
+    wide.columns = [f"orders_{m}" for m in wide.columns]
+    out = table.merge(wide.reset_index(), on=key, how="left")
+    return out.fillna({c: 0.0 for c in wide.columns})
 
 
 def _period(daily: pd.DataFrame) -> tuple[date, date]:
