@@ -26,7 +26,10 @@ def test_lines_table_numbers_lines_and_flags_bad_bytes():
 
 def test_csv_records_follow_a_quoted_field_past_the_block_end():
     more = iter([b'still in the title",x\n', b"next,row\n"])
-    table = csv_records_table(b'a,"title\n', lambda: next(more, b""), first_row=0, max_lines=50)
+    table, lines = csv_records_table(
+        b'a,"title\n', lambda: next(more, b""), first_row=0, max_lines=50
+    )
+    assert lines == 2
     assert table.to_pylist() == [
         {"__row": 1, "__raw": 'a,"title\nstill in the title",x', "__problem": None,
          "__fields": ["a", "title\nstill in the title", "x"]},
@@ -36,8 +39,9 @@ def test_csv_records_follow_a_quoted_field_past_the_block_end():
 
 def test_csv_record_open_too_long_is_an_unterminated_quote():
     block = b'a,"open\nb,c\nd,e\nf,g\n'
-    table = csv_records_table(block, lambda: b"", first_row=0, max_lines=2).to_pylist()
-    assert [(r["__row"], r["__raw"], r["__problem"], r["__fields"]) for r in table] == [
+    table, lines = csv_records_table(block, lambda: b"", first_row=0, max_lines=2)
+    assert lines == 4
+    assert [(r["__row"], r["__raw"], r["__problem"], r["__fields"]) for r in table.to_pylist()] == [
         (1, 'a,"open', "unterminated quoted field", None),
         (2, "b,c", None, ["b", "c"]),
         (3, "d,e", None, ["d", "e"]),

@@ -77,15 +77,12 @@ class FileReport:
         }
 
 
-def _check_columns(spec: TableSpec, source: Source) -> tuple[str, ...]:
-    """Raise :class:`InputError` for the first required column the file lacks; return the
-    file's columns that are not in the contract (ignored)."""
-    if source.columns is None:  # JSONL: checked once the data has been read
-        return ()
+def _check_columns(spec: TableSpec, source: Source) -> None:
+    """Raise :class:`InputError` for the first required column the file lacks (JSONL files
+    are checked once their data has been read: see :meth:`_FileLoad.finish`)."""
     for f in spec.fields:
-        if f.required and f.name not in source.columns:
+        if source.columns is not None and f.required and f.name not in source.columns:
             raise InputError(f"missing required column {f.name!r}", file=str(source.path))
-    return tuple(c for c in source.columns if c not in spec.columns)
 
 
 def _layout(spec: TableSpec, source: Source, con: duckdb.DuckDBPyConnection) -> Layout:
@@ -100,8 +97,11 @@ def _layout(spec: TableSpec, source: Source, con: duckdb.DuckDBPyConnection) -> 
     return parquet_layout(spec, types, _STAGE)
 
 
-def _json_detail(raw: str) -> str:
-    """Return Python's account of why ``raw`` is not JSON, or the plain reason if it parses."""
+def _json_detail(raw: str, kept: int) -> str:
+    """Return Python's account of why ``raw`` is not JSON, or the plain reason if it parses or
+    was cut to ``kept`` characters (where the cut, not the line, would be to blame)."""
+    if len(raw) >= kept:
+        return _MALFORMED_JSON
     try:
         json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -202,7 +202,10 @@ class _FileLoad:
                 detail = pa.table(
                     {
                         "row": [r for r, _ in malformed],
-                        "reason": [_json_detail(str(raw)) for _, raw in malformed],
+                        "reason": [
+                            _json_detail(str(raw), self.settings.raw_max_chars)
+                            for _, raw in malformed
+                        ],
                     }
                 )
                 con.register("__redcat_detail", detail)
@@ -243,6 +246,12 @@ class _FileLoad:
         else:
             first = f"(SELECT * FROM {_CHECKED} WHERE __err IS NULL)"
         stored_before = self._count(f"SELECT count(*) FROM {self.target}")
+        # Counted apart from the insert, so that a key the anti-join drops for any other reason
+        # than being stored already fails the check below instead of passing as a duplicate.
+        existing = self._count(
+            f"SELECT count(*) FROM {first} f "
+            f"WHERE EXISTS (SELECT 1 FROM {self.target} t WHERE {self.match})"
+        )
         inserted = self._count(
             f"INSERT INTO {self.target} ({self.insert_cols}) "
             f"SELECT {self.select_cols} FROM {first} f "
@@ -252,8 +261,11 @@ class _FileLoad:
         if stored_after - stored_before != inserted:
             grew = stored_after - stored_before
             raise AssertionError(f"{self.file}: inserted {inserted} rows, the store grew by {grew}")
-        if inserted > distinct:
-            raise AssertionError(f"{self.file}: inserted {inserted} of {distinct} distinct keys")
+        if inserted + existing != distinct:
+            raise AssertionError(
+                f"{self.file}: of {distinct} new keys {inserted} were inserted and {existing} "
+                "were already stored"
+            )
         return inserted, good - inserted
 
     def finish(self) -> FileReport:

@@ -90,6 +90,8 @@ class _Blocks:
         self._eof = False
         self.sha256 = hashlib.sha256()
         self.consumed = 0
+        self._newlines = 0
+        self._last = b""
 
     def _read(self, size: int) -> None:
         data = self._fh.read(size)
@@ -97,7 +99,14 @@ class _Blocks:
             self._eof = True
             return
         self.sha256.update(data)
+        self._newlines += data.count(b"\n")
+        self._last = data[-1:]
         self._buf += data
+
+    def lines(self) -> int:
+        """Return how many lines the bytes read so far hold (a last one may lack its newline),
+        counted apart from the rows built from them."""
+        return self._newlines + (1 if self._last not in (b"", b"\n") else 0)
 
     def _take(self, size: int) -> bytes:
         out, self._buf = self._buf[:size], self._buf[size:]
@@ -354,14 +363,16 @@ def _is_utf8(lines: list[bytes]) -> bool:
 
 def csv_records_table(
     block: bytes, more: Callable[[], bytes], first_row: int, max_lines: int
-) -> pa.Table:
+) -> tuple[pa.Table, int]:
     """Parse ``block`` (whole lines) with the csv module, one staged row per record numbered
     from ``first_row + 1``. A record open at the block end continues with lines from ``more``.
 
     Records that are not valid UTF-8, break CSV quoting, or leave a quote open are staged with a
-    ``__problem``; the others carry their parsed ``__fields``.
+    ``__problem``; the others carry their parsed ``__fields``. Returns the staged records and
+    the number of lines they span.
     """
     feed = _LineFeed(block, more, max_lines)
+    lines = 0
     rows: list[int] = []
     raws: list[str] = []
     problems: list[str | None] = []
@@ -391,13 +402,14 @@ def csv_records_table(
             reader = csv.reader(feed, strict=True)
         if not _is_utf8(record):
             problem, record_fields = INVALID_UTF8, None
+        lines += len(record)
         rows.append(first_row + 1 + len(rows))
         raws.append(_text(b"".join(record)))
         problems.append(problem)
         fields.append(record_fields if problem is None else None)
     if feed.pending:  # a line read but in no record would be a row lost
         raise AssertionError(f"csv reader left {len(feed.pending)} line(s) unassigned")
-    return _problem_table(rows, raws, problems, fields)
+    return _problem_table(rows, raws, problems, fields), lines
 
 
 def parse_header(line: bytes, path: Path) -> tuple[str, ...]:
@@ -444,21 +456,28 @@ class LinesSource:
     def batches(self) -> Iterator[Batch]:
         """Yield the file's rows as staged batches (schema :data:`LINES_SCHEMA`)."""
         total = self.path.stat().st_size
-        row = 0
+        row = covered = 0
         with self.path.open("rb") as fh:
             blocks = _Blocks(fh, self.settings.block_bytes)
             if self.format == "csv":
-                blocks.line()  # the header, parsed in __init__
+                covered += 1 if blocks.line() else 0  # the header, parsed in __init__
             while block := blocks.block():
                 table = lines_table(block, row, csv_fields=self.format == "csv")
                 if table is None:  # a quoted field spans lines: read record by record
-                    table = csv_records_table(
+                    table, spanned = csv_records_table(
                         block, blocks.line, row, self.settings.max_record_lines
                     )
+                else:
+                    spanned = table.num_rows
                 row += table.num_rows
+                covered += spanned
                 yield Batch(table=table, done=blocks.consumed, total=total)
             blocks.drain()
             self.sha256 = blocks.sha256.hexdigest()
+            if covered != blocks.lines():  # every line of the file belongs to exactly one row
+                raise AssertionError(
+                    f"{self.path}: {blocks.lines()} lines read, {covered} accounted for"
+                )
         self.rows = row
 
 
