@@ -1,10 +1,13 @@
 """Load export files into the store: stage, validate, quarantine bad rows, insert new good rows.
 
-Per file, in one transaction: every staged batch is checked in SQL (:mod:`redcat.ingest.validate`);
-bad rows go to ``quarantine`` with their first failing field and reason; good rows whose key
-(:func:`redcat.engine.store.store_key`) is already stored, or repeats an earlier row of the file,
-are counted as duplicates (the first wins); the rest are inserted. The run is logged in
-``ingest_files``. Counts reconcile for every file: rows = loaded + quarantined + duplicates.
+Per file, in one transaction: every staged batch is checked in SQL (:mod:`redcat.ingest.validate`)
+into one temporary table of checked rows. Then bad rows go to ``quarantine`` with their first
+failing field and reason; good rows whose key (:func:`redcat.engine.store.store_key`) is already
+stored, or repeats an earlier row of the file, are counted as duplicates (the first wins); the
+rest are inserted, with one anti-join against the store per file. The run is logged in
+``ingest_files``. Counts reconcile for every file: rows = loaded + quarantined + duplicates,
+checked apart (every line of a CSV or JSONL file belongs to exactly one row, every staged row is
+checked, the store grows by the rows inserted, and stored keys are counted apart from the insert).
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ class _FileLoad:
         self.file = str(source.path)
         self.now = datetime.now(UTC).replace(tzinfo=None)
         self.rows = self.loaded = self.quarantined = self.duplicates = 0
+        self.checked = False  # whether the file's checked-rows table exists yet
         self.json_keys: set[str] = set()
         keys = list(spec.key)
         self.key_list = ", ".join(ident(k) for k in keys)
@@ -154,30 +158,39 @@ class _FileLoad:
         return value
 
     def batch(self, table: pa.Table) -> None:
-        """Validate and load one staged batch, adding to the running counts."""
+        """Validate one staged batch and keep the result for :meth:`finish` (which loads the
+        whole file at once, so the store is scanned for known keys once per file, not per
+        batch)."""
         con = self.con
         con.register(_STAGE, table)
         try:
             layout = _layout(self.spec, self.source, con)
             sql = checked_sql(self.spec, layout, self.settings.raw_max_chars)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS {sql}")
+            if self.rows == 0 and not self.checked:
+                checked = self._count(f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS {sql}")
+                self.checked = True
+            else:
+                checked = self._count(f"INSERT INTO {_CHECKED} {sql}")
             if self.source.format == "jsonl":
                 self._collect_json_keys()
         finally:
             with contextlib.suppress(duckdb.Error):  # keep the original error, if any
                 con.unregister(_STAGE)
+        if checked != table.num_rows:
+            raise AssertionError(f"{self.file}: staged {table.num_rows} rows, checked {checked}")
+        self.rows += checked
+
+    def _load_checked(self) -> None:
+        """Quarantine the file's bad rows and insert its new good ones."""
         rows, bad = self._run(f"SELECT count(*), count(__err) FROM {_CHECKED}")[0]
         assert isinstance(rows, int) and isinstance(bad, int)
-        if rows != table.num_rows:
-            raise AssertionError(f"{self.file}: staged {table.num_rows} rows, checked {rows}")
+        if rows != self.rows:
+            raise AssertionError(f"{self.file}: checked {self.rows} rows, kept {rows}")
         if bad:
             self._quarantine()
-        loaded, duplicates = self._insert_good(rows - bad) if rows > bad else (0, 0)
-        self.rows += rows
-        self.quarantined += bad
-        self.loaded += loaded
-        self.duplicates += duplicates
-        con.execute(f"DROP TABLE IF EXISTS {_CHECKED}")
+        self.loaded, self.duplicates = self._insert_good(rows - bad) if rows > bad else (0, 0)
+        self.quarantined = bad
+        self.con.execute(f"DROP TABLE IF EXISTS {_CHECKED}")
 
     def _collect_json_keys(self) -> None:
         keys = self.con.execute(
@@ -269,7 +282,10 @@ class _FileLoad:
         return inserted, good - inserted
 
     def finish(self) -> FileReport:
-        """Check the file as a whole, log the run in ``ingest_files`` and return its report."""
+        """Load the checked rows, check the file as a whole, log the run in ``ingest_files``
+        and return the file's report."""
+        if self.checked:
+            self._load_checked()
         if self.source.format == "jsonl" and self.json_keys:
             for f in self.spec.fields:
                 if f.required and f.name not in self.json_keys:
