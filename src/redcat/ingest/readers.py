@@ -202,12 +202,15 @@ def _quoted_lines(block: bytes, offsets: np.ndarray) -> np.ndarray:
     if b'"' not in block and block.count(b"\r") == block.count(b"\r\n"):
         return np.empty(0, dtype=np.int64)
     data = np.frombuffer(block, dtype=np.uint8)
-    marks = np.flatnonzero(data == 34)
+    quotes = np.flatnonzero(data == 34)
     cr = np.flatnonzero(data == 13)
-    if len(cr):
-        after = np.minimum(cr + 1, len(data) - 1)
-        marks = np.concatenate([marks, cr[(cr + 1 >= len(data)) | (data[after] != 10)]])
-    return np.unique(np.searchsorted(offsets, marks, side="right") - 1)
+    bare_cr = cr[(cr + 1 >= len(data)) | (data[np.minimum(cr + 1, len(data) - 1)] != 10)]
+    # Marks per line from where each line's offsets fall among the (sorted) mark positions:
+    # n + 1 binary searches, however many marks there are.
+    marked = np.diff(np.searchsorted(quotes, offsets)) > 0
+    if len(bare_cr):
+        marked |= np.diff(np.searchsorted(bare_cr, offsets)) > 0
+    return np.flatnonzero(marked)
 
 
 def _parse_lines(
