@@ -1,0 +1,86 @@
+"""What the benchmarks measure: one record per timed stage or model run, JSON-ready."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float]:
+    """Run ``fn()`` once; return its result and the wall-clock seconds it took."""
+    began = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - began
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One timed stage of the world pipeline.
+
+    ``rows`` counts what the stage consumed or produced, in ``unit`` (file rows, touches,
+    journeys…); ``seconds`` is wall-clock time of one run; ``brand`` is set for per-brand stages;
+    ``detail`` holds a short human note (what the rows are, what the stage returned)."""
+
+    stage: str
+    rows: int
+    unit: str
+    seconds: float
+    brand: str | None = None
+    detail: str = ""
+
+    @property
+    def per_second(self) -> float | None:
+        """Rows per second, or None when the stage took no measurable time."""
+        return self.rows / self.seconds if self.seconds > 0 else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a dict, with ``per_second`` added."""
+        return {**asdict(self), "per_second": self.per_second}
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One implementation running one model on an aggregated path file (or a subsample of it).
+
+    ``seconds`` is wall-clock time of one run excluding reading the file (``model == "load"``
+    rows time the reading and preparing). ``credits`` maps channel → credited conversions
+    (count); empty for load rows and failed runs. ``removal_effects`` maps channel → removal
+    effect for Markov runs that expose them. ``error`` says why a run has no result."""
+
+    model: str
+    implementation: str
+    rows: int
+    seconds: float | None
+    credits: dict[str, float] = field(default_factory=dict)
+    removal_effects: dict[str, float] = field(default_factory=dict)
+    note: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One line of the model × implementation table.
+
+    ``ratio`` is the reference's seconds ÷ redcat's seconds on the same rows (above 1: redcat is
+    faster); ``max_rel_diff`` is the largest per-channel |ref − redcat| ÷ max(|ref|, |redcat|) of
+    credited conversions, ``moved`` is Σ|ref − redcat| ÷ 2 ÷ total conversions (the share of
+    credit that lands on another channel); both are None for redcat itself or without a
+    result."""
+
+    model: str
+    implementation: str
+    rows: int
+    seconds: float | None
+    redcat_seconds: float | None
+    ratio: float | None
+    max_rel_diff: float | None
+    moved: float | None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a dict."""
+        return asdict(self)
