@@ -133,6 +133,7 @@ def source() -> dict[str, Any]:
                 capture_output=True,
                 text=True,
             ).stdout.splitlines()
+            dirty = [line.strip() for line in dirty]
             info |= {"commit": head.stdout.strip(), "uncommitted_src": dirty}
     except OSError:  # no git on the machine: the folder alone says what ran
         pass

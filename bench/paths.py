@@ -65,6 +65,9 @@ MARKOV_SETTINGS: dict[str, Any] = {
     "ncore": 2,
 }
 MAM_SHAPLEY_MAX_SIZE = 10
+# Monte-Carlo noise swamps the relative difference of tiny channels; a second figure looks only
+# at channels holding at least this share of the credit.
+MAJOR_SHARE = 0.01
 # (implementation, job) pairs; a job is one spawned process.
 JOBS: tuple[tuple[str, str], ...] = (
     (CA, "heuristics"),
@@ -256,16 +259,22 @@ def _mam_job(job: str, file: Path, rows: int) -> list[ModelRun]:
         return runs
     if job == "markov":
         result, secs = timed(lambda: model.run_markov(transition_to_same_state=False))
-        effects = result.metadata["removal_effect"]["removal_effect"]
+        effects = {
+            str(k): float(v) for k, v in result.metadata["removal_effect"]["removal_effect"].items()
+        }
+        credits = _mam_credits(result)
         runs.append(
             ModelRun(
                 "markov",
                 MAM,
                 rows,
                 secs,
-                credits=_mam_credits(result),
-                removal_effects={str(k): float(v) for k, v in effects.items()},
-                note="exact removal effects; credits split per journey over its own channels",
+                credits=credits,
+                removal_effects=effects,
+                aligned=_shares(effects, sum(credits.values())),
+                aligned_how="credits = total conversions × removal effect ÷ Σ removal effects",
+                note="exact removal effects; mam splits each journey's conversions over the "
+                "journey's own channels by removal effect",
             )
         )
         return runs
@@ -279,10 +288,37 @@ def _mam_job(job: str, file: Path, rows: int) -> list[ModelRun]:
             rows,
             secs,
             credits=_mam_credits(result),
-            note=f"max_size={size}, conv_rate value function, negative values not clipped{cut}",
+            aligned=_clipped_shapley(result),
+            aligned_how="negative Shapley values clipped to 0 per set and the set renormalized",
+            note=f"max_size={size}, conv_rate value function; mam keeps negative values{cut}",
         )
     )
     return runs
+
+
+def _shares(weights: dict[str, float], total: float) -> dict[str, float]:
+    """Split ``total`` over channels in proportion to ``weights``."""
+    norm = sum(weights.values())
+    return {k: total * v / norm for k, v in weights.items()} if norm else {}
+
+
+def _clipped_shapley(result: Any) -> dict[str, float]:
+    """mam's per-set Shapley credits with negative values clipped to 0 and each set's
+    conversions split over what is left (redcat's rule; a set with nothing left splits equally)."""
+    table = result.metadata["conv_table"]
+    column = next(c for c in table.columns if c.startswith("attribution_shapley"))
+    credits: dict[str, float] = {}
+    for combo, values, conv in zip(
+        table["combinations"].to_list(),
+        table[column].to_list(),
+        table["conversion_value"].to_list(),
+        strict=True,
+    ):
+        kept = np.clip(np.asarray(values, dtype=np.float64), 0.0, None)
+        kept = kept / kept.sum() * conv if kept.sum() > 0 else np.full(kept.size, conv / kept.size)
+        for channel, x in zip(combo.split(SEPARATOR), kept, strict=True):
+            credits[channel] = credits.get(channel, 0.0) + float(x)
+    return credits
 
 
 def _child(impl: str, job: str, file: str, rows: int, out: Any) -> None:
@@ -326,15 +362,19 @@ def run_job(impl: str, job: str, file: Path, rows: int, timeout: float) -> list[
 # ---- comparison ---------------------------------------------------------------------------------
 
 
-def agreement(ref: dict[str, float], ours: dict[str, float]) -> tuple[float, float]:
+def agreement(
+    ref: dict[str, float], ours: dict[str, float], min_share: float = 1e-12
+) -> tuple[float, float]:
     """Return (largest per-channel relative difference, share of credit moved) between two
-    per-channel credit maps; channels missing from one side count 0 there."""
+    per-channel credit maps; channels missing from one side count 0 there. The relative
+    difference looks only at channels where either side credits at least ``min_share`` of
+    redcat's total."""
     names = sorted(set(ref) | set(ours))
     a = np.array([ref.get(n, 0.0) for n in names])
     b = np.array([ours.get(n, 0.0) for n in names])
     scale = np.maximum(np.abs(a), np.abs(b))
     total = float(np.abs(b).sum()) or 1.0
-    seen = scale > 1e-12 * total
+    seen = scale >= min_share * total
     rel = np.abs(a - b)[seen] / scale[seen]
     return float(rel.max(initial=0.0)), float(np.abs(a - b).sum() / 2 / total)
 
@@ -386,12 +426,20 @@ def _row(
                 diffs.append(agreement(ref.credits, m.credits))
         if diffs:
             worst = (max(d[0] for d in diffs), max(d[1] for d in diffs))
+        if worst and worst[0] > 1e-6 and len(parts) == 1 and mine[0] is not None:
+            major = agreement(run.credits, mine[0].credits, min_share=MAJOR_SHARE)[0]
+            notes.append(
+                f"channels with ≥ {MAJOR_SHARE:.0%} of the credit: max rel diff {major:.1e}"
+            )
         if len(parts) > 1:
             notes.append("agreement: worst of the three")
         m0 = mine[0]
         if run.removal_effects and m0 is not None and m0.removal_effects:
             re_rel, _ = agreement(run.removal_effects, m0.removal_effects)
-            notes.append(f"removal effects max rel diff {re_rel:.2e}")
+            notes.append(f"removal effects: max rel diff {re_rel:.1e}")
+        if run.aligned and m0 is not None:
+            rel, moved = agreement(run.aligned, m0.credits)
+            notes.append(f"with {run.aligned_how}: max rel diff {rel:.1e}, moved {moved:.3%}")
     if run.error:
         notes.append(run.error)
     return Comparison(

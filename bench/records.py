@@ -49,7 +49,9 @@ class ModelRun:
     ``seconds`` is wall-clock time of one run excluding reading the file (``model == "load"``
     rows time the reading and preparing). ``credits`` maps channel → credited conversions
     (count); empty for load rows and failed runs. ``removal_effects`` maps channel → removal
-    effect for Markov runs that expose them. ``error`` says why a run has no result."""
+    effect for Markov runs that expose them. ``aligned`` holds a reference's credits redone
+    under redcat's convention where the two differ by a stated rule (``aligned_how``), to show
+    that the rule is the whole difference. ``error`` says why a run has no result."""
 
     model: str
     implementation: str
@@ -57,6 +59,8 @@ class ModelRun:
     seconds: float | None
     credits: dict[str, float] = field(default_factory=dict)
     removal_effects: dict[str, float] = field(default_factory=dict)
+    aligned: dict[str, float] = field(default_factory=dict)
+    aligned_how: str = ""
     note: str = ""
     error: str = ""
 
