@@ -199,3 +199,10 @@ def test_simply_quoted_lines_are_split_in_sql(con, tmp_path):
         (2, "empty required field 'user_key'"),
         (4, "malformed CSV: ',' expected after '\"'"),
     ]
+
+
+def test_jsonl_byte_order_mark_is_not_part_of_the_first_line(con, tmp_path):
+    path = tmp_path / "shops.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"shop_id": "s1", "brand_id": "b1"}\n')
+    report = ingest_file(con, ALL_TABLES["shops"], path, retailer_id="jd")
+    assert (report.rows, report.loaded) == (1, 1)

@@ -465,6 +465,8 @@ class LinesSource:
             if self.format == "csv":
                 covered += 1 if blocks.line() else 0  # the header, parsed in __init__
             while block := blocks.block():
+                if row == 0 and self.format == "jsonl" and block.startswith(codecs.BOM_UTF8):
+                    block = block[len(codecs.BOM_UTF8) :]  # a BOM is no part of the first line
                 table = lines_table(block, row, csv_fields=self.format == "csv")
                 if table is None:  # a quoted field spans lines: read record by record
                     table, spanned = csv_records_table(
