@@ -49,7 +49,7 @@ _STAGE = "__redcat_stage"
 _CHECKED = "__redcat_checked"
 _BAD = "__redcat_bad"
 _MALFORMED_JSON = "malformed JSON"
-_MAX_JSON_DETAIL = 10_000  # malformed lines per batch given Python's detailed parse error
+_MAX_JSON_DETAIL = 10_000  # malformed lines per file given Python's detailed parse error
 
 
 @dataclass(frozen=True)
