@@ -121,18 +121,38 @@ def random_journeys(rng: np.random.Generator, n: int, channels: str) -> list[Jou
     return out
 
 
+SOLVERS = {
+    "dense": {},
+    "neumann": {"DENSE_MAX_STATES": 0, "ACYCLIC_SHARE": 1.0},
+    "krylov": {"DENSE_MAX_STATES": 0, "ACYCLIC_SHARE": -1.0},
+    "neumann_then_krylov": {"DENSE_MAX_STATES": 0, "ACYCLIC_SHARE": 1.0, "NEUMANN_MAX_STEPS": 2},
+}
+
+
 @pytest.mark.parametrize("order", [1, 2, 3])
-@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 def test_removal_effects_match_brute_force(
-    order: int, dense: bool, monkeypatch: pytest.MonkeyPatch
+    order: int, solver: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not dense:
-        monkeypatch.setattr(mk, "DENSE_MAX_STATES", 0)
+    for name, value in SOLVERS[solver].items():
+        monkeypatch.setattr(mk, name, value)
     journeys = random_journeys(np.random.default_rng(order), 60, "ABCDE")
     att = attribute(journeys, "markov", order=order)
     assert att.removal_effects is not None
     expected = brute_force(journeys, order)
     np.testing.assert_allclose(att.removal_effects["removal_effect"], expected, rtol=1e-9)
+    assert att.credits["conversions"].sum() == pytest.approx(att.total_conversions)
+
+
+def test_acyclic_chain_is_summed_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Order 3 over distinct channels never revisits a state: the Neumann series is finite.
+    monkeypatch.setattr(mk, "DENSE_MAX_STATES", 0)
+    table = JourneyTable.from_journeys(ORDER2)
+    assert mk._mostly_acyclic(mk.build_chain(table, 3).Q)
+    got = result(ORDER2, order=3)
+    # Order 3 states: (A,B,C), (A,C), (B,C) — each path is its own chain of states, so removing
+    # any of its channels kills it: RE_A = 1/2 (A,B,C lost; B,C remains), RE_B = RE_C = 1.
+    assert [got[c][2] for c in "ABC"] == [0.5, 1.0, 1.0]
 
 
 def test_no_conversions_credits_nothing_without_fallback() -> None:

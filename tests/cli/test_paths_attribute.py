@@ -83,9 +83,10 @@ def test_every_model_credits_all_conversions(tmp_path, capsys, model):
 def test_half_life_in_steps(tmp_path, capsys):
     text = HEADER + "A > B > C;7;70;0\n"
     args = ["--input", write(tmp_path, text), "--model", "time_decay", "--half-life", "1"]
-    code, out, _ = run(capsys, *args)
+    code, out, err = run(capsys, *args)
     assert code == 0
     assert pd.read_csv(io.StringIO(out))["conversions"].tolist() == pytest.approx([1, 2, 4])
+    assert "half-life(1)countssteps" in unwrapped(err)
 
 
 def test_order_auto_is_noted(tmp_path, capsys):

@@ -78,6 +78,12 @@ def heuristic(
         position_first=position_first,
         position_last=position_last,
     )
+    notes: tuple[str, ...] = ()
+    if model == "time_decay" and table.days_before is None and table.n_touches:
+        notes = (
+            "time_decay: the journeys carry no touch times, so a touch's age is its number of "
+            f"steps before the conversion and the half-life ({half_life_days:g}) counts steps",
+        )
     jt = table.journey_of_touch
     touch_conv = weights * table.conversions[jt]
     touch_val = weights * table.value[jt]
@@ -91,6 +97,7 @@ def heuristic(
         total_conversions=float(np.sort(table.conversions).sum()),
         total_value=float(np.sort(table.value).sum()),
         allocations=allocation_frame(table, touch_conv, touch_val) if allocations else None,
+        notes=notes,
     )
 
 

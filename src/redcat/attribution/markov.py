@@ -19,15 +19,20 @@ value per conversion of the paths that ended in ``s``. Hence the expected value 
 the same system with ``r_value(s) = value ending at s / out-count of s``; the value removal
 effect uses it, and value credits are ``total value × RE_value(c) / Σ RE_value``.
 
-Solving. ``P_full - P_removed(c)`` is the probability of converting after visiting ``c``. For
-chains up to ``DENSE_MAX_STATES`` states one LU of ``I - Q`` gives all of them at once: with
+Solving. ``P_full - P_removed(c)`` is the probability of converting after visiting ``c``.
+Chains up to ``DENSE_MAX_STATES`` states: one LU of ``I - Q`` gives all of them at once; with
 ``N = (I - Q)^-1`` and ``R`` the states containing ``c``,
 ``P_full - P_removed(c) = N[start, R] · N[R, R]^-1 · x[R]`` (a Woodbury identity; for ``k = 1`` it
-is the hitting probability ``N[start, c] / N[c, c]`` times ``x[c]``). Larger chains solve one
-reduced sparse system per channel, ``(I - Q_kept)^T y = e_start`` (one solve serves conversions
-and value), with a residual-checked Krylov method: a direct sparse LU of an order-2 chain over
-300 channels (90k states) filled in beyond what finished in ten minutes here, while BiCGSTAB
-solved it to 1e-14 in 50 ms; a direct solve remains the fallback.
+is the hitting probability ``N[start, c] / N[c, c]`` times ``x[c]``). Larger chains work with
+expected visits ``y = e_start + Qᵀ y``: removing ``c`` loses visits ``δ_c`` that start on the
+removed states and flow only downstream, ``δ_c = (1 - D_c) y + D_c Qᵀ δ_c``, and
+``P_full - P_removed(c) = δ_c · r``. Higher-order chains are nearly acyclic (an order-3 chain of
+200k random paths has no cycle at all), so these are summed as Neumann series whose terms reach
+exactly 0 after the longest path: back-substitution, many channels at once. Chains with large
+cycles (orders 1-2 over many paths) solve each reduced system ``y_c`` by a residual-checked
+Krylov method (BiCGSTAB, then GMRES, then a direct sparse LU): a direct LU of an order-2 chain
+over 300 channels (90k states) filled in beyond what finished in ten minutes here, while
+BiCGSTAB solves it to 1e-12 in milliseconds.
 
 Determinism: states are numbered by sorted integer keys, transition counts are summed in sorted
 order, so the same journeys (in any order) give the same bits. Round-off can push a removal
@@ -43,7 +48,9 @@ import numpy as np
 import pandas as pd
 import scipy.linalg as sla
 import scipy.sparse as sp
+import scipy.sparse.csgraph as csgraph
 import scipy.sparse.linalg as spla
+from threadpoolctl import threadpool_limits
 
 from redcat.attribution.journeys import (
     Attribution,
@@ -59,6 +66,12 @@ from redcat.errors import AttributionError
 MARKOV_ORDERS: tuple[int, ...] = (1, 2, 3)
 DENSE_MAX_STATES = 2500
 KRYLOV_RTOL = 1e-12
+# Neumann series: used when at most this share of states lie on cycles; columns summed together;
+# stop when a term adds less than this share of the sum.
+ACYCLIC_SHARE = 0.01
+NEUMANN_COLUMNS = 64
+NEUMANN_MAX_STEPS = 500
+NEUMANN_RTOL = 1e-17
 # Largest key of a k-tuple state must fit in int64: (channels + 1) ** k < 2 ** 62.
 _KEY_LIMIT = 2**62
 START = 0
@@ -210,14 +223,15 @@ class RemovalEffects:
 
 def removal_effects(chain: Chain, n_channels: int) -> RemovalEffects:
     """Return every channel's removal effect (conversions and value) by exact linear solves."""
-    n = chain.n_states
-    A = (sp.identity(n, format="csr") - chain.Q).tocsc()
     members = _channel_states(chain.states, n_channels)
     notes: list[str] = []
-    if n <= DENSE_MAX_STATES:
-        p_full, v_full, g_conv, g_val = _dense_effects(A, chain, members)
+    if chain.n_states <= DENSE_MAX_STATES:
+        p_full, v_full, g_conv, g_val = _dense_effects(chain, members)
     else:
-        p_full, v_full, g_conv, g_val = _sparse_effects(A, chain, members, notes)
+        # Iterative solves make many short vector operations; threaded BLAS only adds
+        # contention to those (measured 10x slower on a busy 2-core machine).
+        with threadpool_limits(limits=1, user_api="blas"):
+            p_full, v_full, g_conv, g_val = _sparse_effects(chain, members, notes)
     if not (np.isfinite(p_full) and np.isfinite(v_full)):
         raise AttributionError("the Markov chain is singular: conversion probability is not finite")
     re_conv = _effect(g_conv, p_full)
@@ -244,10 +258,10 @@ def _channel_states(states: IntArray, n_channels: int) -> list[IntArray]:
 
 
 def _dense_effects(
-    A: sp.csc_matrix, chain: Chain, members: list[IntArray]
+    chain: Chain, members: list[IntArray]
 ) -> tuple[float, float, FloatArray, FloatArray]:
-    lu = sla.lu_factor(A.toarray(), check_finite=True)
     n = chain.n_states
+    lu = sla.lu_factor(np.eye(n) - chain.Q.toarray(), check_finite=True)
     N = sla.lu_solve(lu, np.eye(n))
     x = sla.lu_solve(lu, np.stack([chain.r_conv, chain.r_value], axis=1))
     w = N[START]
@@ -266,43 +280,146 @@ def _dense_effects(
 
 
 def _sparse_effects(
-    A: sp.csc_matrix, chain: Chain, members: list[IntArray], notes: list[str]
+    chain: Chain, members: list[IntArray], notes: list[str]
 ) -> tuple[float, float, FloatArray, FloatArray]:
+    """Removal effects of a large chain from expected visits.
+
+    ``y = e_start + Qᵀ y`` counts the expected visits to each state, so ``P_full = y · r``.
+    Removing ``c`` zeroes the states that contain it (``D_c``); the visits lost,
+    ``δ_c = y - y_c``, solve ``δ_c = (1 - D_c) y + D_c Qᵀ δ_c``: they start on the removed
+    states and flow only downstream of them, and ``P_full - P_removed(c) = δ_c · r``. On a
+    (mostly) acyclic chain both are summed as Neumann series (exact once the terms reach 0);
+    otherwise, and for any column whose series does not die out, ``y_c`` is solved by Krylov.
+    """
     n = chain.n_states
-    At = A.T.tocsr()
+    Qt = chain.Q.T.tocsr()
     e = np.zeros(n)
     e[START] = 1.0
-    y_full = _solve(At, e, None, notes)
+    acyclic = _mostly_acyclic(chain.Q)
+    y_full = _neumann_visits(Qt) if acyclic else None
+    if y_full is None:
+        y_full = _masked_solve(Qt, np.ones(n, dtype=bool), e + Qt @ e, notes)
     p_full = float(y_full @ chain.r_conv)
     v_full = float(y_full @ chain.r_value)
     g_conv = np.zeros(len(members))
     g_val = np.zeros(len(members))
-    for c, R in enumerate(members):
-        if R.size == 0:
-            continue
+    pending = list(range(len(members)))
+    if acyclic:
+        pending = _neumann_lost(Qt, chain, members, y_full, g_conv, g_val)
+    for c in pending:
         keep = np.ones(n, dtype=bool)
-        keep[R] = False
-        kept = np.flatnonzero(keep)
-        sub = At[kept][:, kept]
-        rhs = e[kept]
-        y = _solve(sub, rhs, y_full[kept], notes)
-        g_conv[c] = p_full - float(y @ chain.r_conv[kept])
-        g_val[c] = v_full - float(y @ chain.r_value[kept])
+        keep[members[c]] = False
+        y = _masked_solve(Qt, keep, y_full * keep, notes)
+        g_conv[c] = p_full - float(y @ chain.r_conv)
+        g_val[c] = v_full - float(y @ chain.r_value)
     return p_full, v_full, g_conv, g_val
 
 
-def _solve(M: sp.csr_matrix, b: FloatArray, x0: FloatArray | None, notes: list[str]) -> FloatArray:
-    """Solve ``M y = b`` by BiCGSTAB, then GMRES, then a direct sparse LU; each Krylov answer is
-    accepted only if its residual is within ``KRYLOV_RTOL`` of ``|b|``."""
-    scale = float(np.linalg.norm(b)) or 1.0
+def _mostly_acyclic(Q: sp.csr_matrix) -> bool:
+    """Whether at most ``ACYCLIC_SHARE`` of the states lie on cycles (strongly connected
+    components larger than one state); Neumann series then end after few steps."""
+    _, labels = csgraph.connected_components(Q, directed=True, connection="strong")
+    sizes = np.bincount(labels)
+    on_cycles = int(sizes[sizes > 1].sum())
+    return on_cycles <= ACYCLIC_SHARE * Q.shape[0]
+
+
+def _neumann_visits(Qt: sp.csr_matrix) -> FloatArray | None:
+    """Expected visits ``Σ_t (Qᵀ)^t e_start``, or None if the terms do not die out."""
+    n = Qt.shape[0]
+    term = np.zeros(n)
+    term[START] = 1.0
+    total = term.copy()
+    for _ in range(NEUMANN_MAX_STEPS):
+        term = Qt @ term
+        total += term
+        if not term.sum() > NEUMANN_RTOL * total.sum():
+            return np.asarray(total, dtype=np.float64)
+    return None
+
+
+def _neumann_lost(
+    Qt: sp.csr_matrix,
+    chain: Chain,
+    members: list[IntArray],
+    y_full: FloatArray,
+    g_conv: FloatArray,
+    g_val: FloatArray,
+) -> list[int]:
+    """Fill ``g = δ_c · r`` for many channels at once (see :func:`_sparse_effects`); return the
+    channels whose series did not die out within ``NEUMANN_MAX_STEPS`` steps.
+
+    Terms are sparse and >= 0: on an acyclic chain they reach exactly 0 after the longest path
+    below the removed states, so the sums are exact; mass circling on short cycles shrinks
+    geometrically and stops once a term adds less than ``NEUMANN_RTOL`` of the sum.
+    """
+    n = chain.n_states
+    channels = np.arange(len(members))
+    pending: list[int] = []
+    for lo in range(0, channels.size, NEUMANN_COLUMNS):
+        block = channels[lo : lo + NEUMANN_COLUMNS]
+        w = block.size
+        rows = [members[c] for c in block]
+        cols = [np.full(r.size, j, dtype=np.int64) for j, r in enumerate(rows)]
+        row = np.concatenate([np.zeros(0, dtype=np.int64), *rows])
+        col = np.concatenate([np.zeros(0, dtype=np.int64), *cols])
+        removed = np.sort(row * w + col)
+        data = y_full[row]
+        mass = np.bincount(col, weights=data, minlength=w)
+        acc_conv = np.bincount(col, weights=data * chain.r_conv[row], minlength=w)
+        acc_val = np.bincount(col, weights=data * chain.r_value[row], minlength=w)
+        live = mass > 0
+        for _ in range(NEUMANN_MAX_STEPS):
+            if data.size == 0:
+                live[:] = False
+                break
+            step = (Qt @ sp.csr_matrix((data, (row, col)), shape=(n, w))).tocoo()
+            key = step.row.astype(np.int64) * w + step.col
+            pos = np.minimum(np.searchsorted(removed, key), max(removed.size - 1, 0))
+            kept = removed[pos] != key if removed.size else np.ones(key.size, dtype=bool)
+            row = step.row[kept].astype(np.int64)
+            col = step.col[kept].astype(np.int64)
+            data = step.data[kept]
+            added = np.bincount(col, weights=data, minlength=w)
+            acc_conv += np.bincount(col, weights=data * chain.r_conv[row], minlength=w)
+            acc_val += np.bincount(col, weights=data * chain.r_value[row], minlength=w)
+            mass += added
+            live = added > NEUMANN_RTOL * mass
+            if not live.any():
+                break
+        g_conv[block] = acc_conv
+        g_val[block] = acc_val
+        pending.extend(int(c) for c in block[live])
+    return pending
+
+
+def _masked_solve(
+    Qt: sp.csr_matrix, keep: BoolArray, x0: FloatArray, notes: list[str]
+) -> FloatArray:
+    """Solve ``y = e_start + D Qᵀ D y`` (``D = diag(keep)``) by BiCGSTAB, then GMRES, then a
+    direct sparse LU; a Krylov answer is accepted only if its residual is within
+    ``KRYLOV_RTOL``."""
+    n = Qt.shape[0]
+    mask = keep.astype(np.float64)
+    b = np.zeros(n)
+    b[START] = 1.0
+
+    def matvec(v: FloatArray) -> FloatArray:
+        return np.asarray(v - mask * (Qt @ (mask * v)), dtype=np.float64)
+
+    op = spla.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
     for method in (spla.bicgstab, spla.gmres):
-        y, info = method(M, b, x0=x0, rtol=KRYLOV_RTOL, atol=0.0, maxiter=10_000)
-        if info == 0 and np.linalg.norm(M @ y - b) <= 10 * KRYLOV_RTOL * scale:
-            return np.asarray(y, dtype=np.float64)
+        y, info = method(op, b, x0=x0, rtol=KRYLOV_RTOL, atol=0.0, maxiter=10_000)
+        if info == 0 and np.linalg.norm(matvec(y) - b) <= 10 * KRYLOV_RTOL:
+            return np.asarray(y, dtype=np.float64) * mask
     note = "a Markov system did not converge iteratively; solved it with a direct sparse LU"
     if note not in notes:
         notes.append(note)
-    return np.asarray(spla.spsolve(M.tocsc(), b), dtype=np.float64)
+    kept = np.flatnonzero(keep)
+    sub = (sp.identity(kept.size, format="csc") - Qt[kept][:, kept]).tocsc()
+    y = np.zeros(n)
+    y[kept] = spla.spsolve(sub, b[kept])
+    return y
 
 
 def markov(table: JourneyTable, order: int = 1, *, notes: tuple[str, ...] = ()) -> Attribution:
