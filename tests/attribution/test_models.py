@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from redcat.attribution import markov as mk
 from redcat.attribution.journeys import Journey, JourneyTable
 from redcat.attribution.models import MODELS, attribute
 from redcat.errors import AttributionError
@@ -127,3 +128,27 @@ def test_table_round_trips_journeys() -> None:
     assert table.channels.tolist() == ["a", "b", "c"]
     assert [table.journey(i) for i in range(2)] == js
     assert np.array_equal(table.position, [0, 1, 0])
+
+
+SPARSE_PATHS = {
+    "neumann": {"DENSE_MAX_STATES": 0, "ACYCLIC_SHARE": 1.0},
+    "krylov": {"DENSE_MAX_STATES": 0, "ACYCLIC_SHARE": -1.0},
+}
+
+
+@pytest.mark.parametrize("path", list(SPARSE_PATHS))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(js=journeys(), data=st.data(), order=st.sampled_from([1, 2, 3]))
+def test_sparse_markov_agrees_with_dense_and_is_order_free(
+    path: str, js: list[Journey], data: st.DataObject, order: int
+) -> None:
+    dense = attribute(js, "markov", order=order).credits
+    shuffled = data.draw(st.permutations(js))
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in SPARSE_PATHS[path].items():
+            mp.setattr(mk, name, value)
+        sparse = attribute(js, "markov", order=order).credits
+        moved = attribute(shuffled, "markov", order=order).credits
+    pd.testing.assert_frame_equal(sparse, moved, check_exact=True)
+    np.testing.assert_allclose(sparse["conversions"], dense["conversions"], rtol=1e-8, atol=1e-9)
+    np.testing.assert_allclose(sparse["value"], dense["value"], rtol=1e-8, atol=1e-9)
