@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from redcat.attribution.journeys import Attribution, JourneyTable
+from redcat.attribution.journeys import Attribution, JourneyTable, sorted_unique
 from redcat.attribution.markov import journey_shares
 from redcat.errors import ConfigError, InputError
 
@@ -138,7 +138,7 @@ def journeys_from_events(
     credited = credited.sort_values(
         ["rank", "ts", "is_click", "ad_id", "touch"], kind="stable"
     ).reset_index(drop=True)
-    attributed_ranks = np.unique(credited["rank"].to_numpy())
+    attributed_ranks = sorted_unique(credited["rank"].to_numpy(dtype=np.int64))
     journey_of_rank = np.full(len(c), -1, dtype=np.int64)
     journey_of_rank[attributed_ranks] = np.arange(attributed_ranks.size)
     credited["journey"] = journey_of_rank[credited["rank"].to_numpy()]

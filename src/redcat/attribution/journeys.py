@@ -262,6 +262,15 @@ def sum_by(keys: IntArray, values: FloatArray, size: int) -> FloatArray:
     return out
 
 
+def sorted_unique(values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sorted distinct values of an integer array (plain ``np.unique`` takes a hash path that
+    measured 100x slower than sorting on 7.5M int64 here)."""
+    s = np.sort(values)
+    if s.size == 0:
+        return s
+    return s[np.r_[True, s[1:] != s[:-1]]]
+
+
 def segment_sum(values: FloatArray, offsets: IntArray) -> FloatArray:
     """Sum ``values`` over consecutive non-empty segments ``offsets[i]:offsets[i + 1]``."""
     if offsets.size <= 1:

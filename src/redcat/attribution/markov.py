@@ -59,6 +59,7 @@ from redcat.attribution.journeys import (
     IntArray,
     JourneyTable,
     credit_frame,
+    sorted_unique,
     sum_by,
 )
 from redcat.errors import AttributionError
@@ -248,13 +249,15 @@ def _effect(gain: FloatArray, full: float) -> FloatArray:
 
 def _channel_states(states: IntArray, n_channels: int) -> list[IntArray]:
     """For each channel code, the sorted indices of the states that contain it."""
-    k = states.shape[1]
-    idx = np.repeat(np.arange(states.shape[0]), k)
+    n, k = states.shape
+    idx = np.repeat(np.arange(n, dtype=np.int64), k)
     code = states.reshape(-1)
     ok = code >= 0
-    pairs = np.unique(np.stack([code[ok], idx[ok]], axis=1), axis=0)
-    bounds = np.searchsorted(pairs[:, 0], np.arange(n_channels + 1))
-    return [pairs[bounds[c] : bounds[c + 1], 1] for c in range(n_channels)]
+    # One int64 key per (channel, state) pair; unique also drops a channel seen twice in a state.
+    keys = sorted_unique(code[ok] * n + idx[ok])
+    channel, state = np.divmod(keys, n)
+    bounds = np.searchsorted(channel, np.arange(n_channels + 1))
+    return [state[bounds[c] : bounds[c + 1]] for c in range(n_channels)]
 
 
 def _dense_effects(
