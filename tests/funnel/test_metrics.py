@@ -79,6 +79,11 @@ def test_stages_are_distinct_users(engine):
     ]
     assert stages["users"].tolist() == [3, 1, 0, 1, 1, 0, 2]
     assert stages["rate_from_reach"].tolist()[-1] == pytest.approx(2 / 3)
+    # reach 3 → read 1 → interaction 0 → back-search 1 (not a subset of 0) → visit 1 → cart 0
+    # → order 2 (more buyers than cart users: buying needs no cart event)
+    steps = stages["rate_from_previous"]
+    assert steps.isna().tolist() == [True, False, False, True, False, False, True]
+    assert steps.dropna().tolist() == [1 / 3, 0.0, 1.0, 0.0]
 
 
 def test_daily_outcomes_fall_on_their_own_day(engine):

@@ -297,8 +297,10 @@ def _stages(row: pd.Series) -> pd.DataFrame:
         {
             "stage": list(STAGES),
             "users": counts,
+            # Stages are not nested (a shop visit needs no search first), so a stage larger than
+            # the one before it has no step conversion rate: it is left blank, never above 100%.
             "rate_from_previous": [
-                (c / p) if p else None for c, p in zip(counts, prev, strict=True)
+                (c / p) if p and c <= p else None for c, p in zip(counts, prev, strict=True)
             ],
             "rate_from_reach": [(c / reach) if reach else None for c in counts],
         }
