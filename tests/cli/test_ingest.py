@@ -123,3 +123,12 @@ def test_missing_required_column_is_one_error_line(tmp_path, capsys):
 def test_quarantine_of_a_missing_store_is_an_error(tmp_path, capsys):
     assert main(["ingest", "quarantine", "--store", str(tmp_path / "none.duckdb")]) == 2
     assert "doesnotexist" in unwrapped(capsys.readouterr().err)
+
+
+def test_a_store_duckdb_cannot_open_is_one_error_line(tmp_path, capsys):
+    d = content_dir(tmp_path)
+    store = tmp_path / "s.duckdb"
+    store.write_bytes(b"this is not a DuckDB file")
+    assert main(["ingest", "content", str(d), "--store", str(store)]) == 2
+    err = unwrapped(capsys.readouterr().err)
+    assert unwrapped(f"cannot open the store {store}") in err and "Traceback" not in err
