@@ -63,13 +63,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--path-rows", type=int, help="paths: distinct paths (default 1,000,000)")
     p.add_argument("--channels", type=int, help="paths: channels (default 300)")
     p.add_argument(
-        "--timeout", type=float, help="paths: seconds a reference job may take (default 600)"
+        "--timeout",
+        type=float,
+        help="paths: seconds one run of a reference job may take (default 600; the job may take "
+        "this times --repeat)",
     )
     p.add_argument(
         "--subsample", type=int, help="paths: rows a failed job retries on (default 100,000)"
     )
+    p.add_argument(
+        "--repeat",
+        type=int,
+        help="time read-only steps as the fastest of this many runs (default 3; 1 with --quick)",
+    )
     p.add_argument("--workdir", type=Path, help="parent folder for the temporary data")
     p.add_argument("--keep", action="store_true", help="keep the generated data")
+    p.add_argument("--note", default="", help="free text stored with the results")
     p.add_argument("--out", type=Path, default=RESULTS, help="folder for latest.json / latest.md")
     return p.parse_args(argv)
 
@@ -77,21 +86,24 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def configs(args: argparse.Namespace) -> tuple[WorldBench, PathsBench]:
     """The world and path benchmarks the arguments ask for (explicit sizes beat presets)."""
     users, brands = 1_000_000, 3
-    rows, channels, timeout, sub = 1_000_000, 300, 600.0, 100_000
+    rows, channels, timeout, sub, repeat = 1_000_000, 300, 600.0, 100_000, 3
     if args.large:
         users, brands = 3_000_000, 6
     if args.quick:
-        users, rows, channels, timeout, sub = 50_000, 50_000, 60, 120.0, 10_000
+        users, rows, channels, timeout, sub, repeat = 50_000, 50_000, 60, 120.0, 10_000, 1
+    repeat = args.repeat or repeat
     world = WorldBench(
         users=args.users or users,
         days=args.days,
         brands=args.brands or brands,
         retailers=args.retailers,
+        repeat=repeat,
     )
     paths = PathsBench(
         spec=PathSpec(rows=args.path_rows or rows, channels=args.channels or channels),
         timeout=args.timeout or timeout,
         subsample_rows=args.subsample or sub,
+        repeat=repeat,
     )
     return world, paths
 
@@ -153,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command.strip(),
         "machine": machine(),
+        "note": args.note,
     }
     markdown: list[str] = []
     loads: dict[str, list[float]] = {"start": _load(say)}
@@ -172,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"World pipeline — {world.users:,} users × {world.days} days, {world.brands} "
                 f"brands, {world.retailers} retailers"
             )
-            rendered = world_table(stages)
+            rendered = world_table(stages, world.repeat)
             say(rich_table(title, rendered))
             results["world"] = {
                 "config": world.__dict__,
@@ -195,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{shape['touches']:,} touches, {shape['journeys']:,} journeys, "
                 f"{shape['conversions']:,} conversions"
             )
-            rendered = paths_table(out.table)
+            rendered = paths_table(out.table, paths.repeat)
             say(rich_table(title, rendered))
             results["paths"] = {
                 "file": shape,
@@ -223,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(uncommitted in src: {dirty}) · load average (1 min) "
         + ", ".join(f"{k} {v[0]:.1f}" for k, v in loads.items()),
         "",
+        *([args.note, ""] if args.note else []),
     ]
     (args.out / "latest.md").write_text("\n".join(head + markdown))
     say(

@@ -37,7 +37,11 @@ import numpy as np
 import pandas as pd
 
 from bench.pathfile import SEPARATOR, PathSpec, subsample, write_path_file
-from bench.records import Comparison, ModelRun, timed
+from bench.records import Comparison, ModelRun, cold, timed
+from redcat.attribution.journeys import Attribution, JourneyTable
+from redcat.attribution.models import attribute
+from redcat.attribution.pathfile import read_path_file
+from redcat.settings import AttributionSettings
 
 Say = Callable[[str], None]
 
@@ -91,13 +95,15 @@ NO_REFERENCE: dict[str, str] = {
 
 @dataclass(frozen=True)
 class PathsBench:
-    """The path-file benchmark: the file to draw, each reference job's time limit (seconds) and
-    the subsample (rows) a job falls back to when it fails or runs out of time."""
+    """The path-file benchmark: the file to draw, the time (seconds) one run of a reference job
+    may take (the job may take ``timeout × repeat``), the subsample (rows) a job falls back to
+    when it fails or runs out of time, and how many runs each timing takes the fastest of."""
 
     spec: PathSpec = field(default_factory=PathSpec)
     timeout: float = 600.0
     subsample_rows: int = 100_000
     subsample_seed: int = 11
+    repeat: int = 3
 
 
 @dataclass(frozen=True)
@@ -112,20 +118,14 @@ class PathsResult:
 # ---- redcat ---------------------------------------------------------------------------------
 
 
-def redcat_runs(file: Path, rows: int) -> list[ModelRun]:
+def redcat_runs(file: Path, rows: int, repeat: int = 1) -> list[ModelRun]:
     """Time redcat reading ``file`` and running every model on it (allocations off, as the
-    CLI does)."""
-    from redcat.attribution.models import attribute
-    from redcat.attribution.pathfile import read_path_file
-    from redcat.settings import AttributionSettings
-
+    CLI does), each the fastest of ``repeat`` runs on a cold table."""
     settings = AttributionSettings()
-    paths, secs = timed(lambda: read_path_file(file))
+    paths, secs = timed(lambda: read_path_file(file), repeat)
     runs = [ModelRun("load", REDCAT, rows, secs, note="read_path_file")]
     for model in REDCAT_MODELS:
-        result, secs = timed(
-            partial(attribute, paths.table, model, settings=settings, allocations=False)
-        )
+        result, secs = timed(partial(_cold_attribute, paths.table, model, settings), repeat)
         credits = dict(zip(result.credits["channel"], result.credits["conversions"], strict=True))
         effects: dict[str, float] = {}
         if result.removal_effects is not None:
@@ -145,13 +145,18 @@ def redcat_runs(file: Path, rows: int) -> list[ModelRun]:
     return runs
 
 
+def _cold_attribute(table: JourneyTable, model: str, settings: AttributionSettings) -> Attribution:
+    # A fresh table each run: cached per-touch arrays would make later repeats faster.
+    return attribute(cold(table), model, settings=settings, allocations=False)
+
+
 # ---- references (run in child processes) ------------------------------------------------------
 
 
-def _ca_job(job: str, file: Path, rows: int) -> list[ModelRun]:
+def _ca_job(job: str, file: Path, rows: int, repeat: int) -> list[ModelRun]:
     import ChannelAttribution as ca
 
-    frame, load = timed(lambda: pd.read_csv(file, sep=";"))
+    frame, load = timed(lambda: pd.read_csv(file, sep=";"), repeat)
     runs = [ModelRun("load", CA, rows, load, note="pandas.read_csv")]
     if job == "heuristics":
         out, secs = timed(
@@ -244,8 +249,8 @@ def _mam_credits(result: Any) -> dict[str, float]:
     return {str(c): float(v) for c, v in zip(frame["channels"], frame["attribution"], strict=True)}
 
 
-def _mam_job(job: str, file: Path, rows: int) -> list[ModelRun]:
-    (model, longest), load = timed(lambda: _mam_frame(file))
+def _mam_job(job: str, file: Path, rows: int, repeat: int) -> list[ModelRun]:
+    (model, longest), load = timed(lambda: _mam_frame(file), repeat)
     runs = [ModelRun("load", MAM, rows, load, note="polars.read_csv + MAM(grouped_journey)")]
     if job == "heuristics":
         for name, method in (
@@ -254,11 +259,11 @@ def _mam_job(job: str, file: Path, rows: int) -> list[ModelRun]:
             ("linear", "run_linear"),
             ("position", "run_position_based"),
         ):
-            result, secs = timed(getattr(model, method))
+            result, secs = timed(getattr(model, method), repeat)
             runs.append(ModelRun(name, MAM, rows, secs, credits=_mam_credits(result)))
         return runs
     if job == "markov":
-        result, secs = timed(lambda: model.run_markov(transition_to_same_state=False))
+        result, secs = timed(lambda: model.run_markov(transition_to_same_state=False), repeat)
         effects = {
             str(k): float(v) for k, v in result.metadata["removal_effect"]["removal_effect"].items()
         }
@@ -279,7 +284,7 @@ def _mam_job(job: str, file: Path, rows: int) -> list[ModelRun]:
         )
         return runs
     size = min(longest, MAM_SHAPLEY_MAX_SIZE)
-    result, secs = timed(lambda: model.run_shapley(max_size=size, value_column="conv_rate"))
+    result, secs = timed(lambda: model.run_shapley(max_size=size, value_column="conv_rate"), repeat)
     cut = "" if size >= longest else f"; sets cut to {size} channels (longest path {longest})"
     runs.append(
         ModelRun(
@@ -321,21 +326,24 @@ def _clipped_shapley(result: Any) -> dict[str, float]:
     return credits
 
 
-def _child(impl: str, job: str, file: str, rows: int, out: Any) -> None:
+def _child(impl: str, job: str, file: str, rows: int, repeat: int, out: Any) -> None:
     """Entry point of a reference job's process: put its runs (or an error) on ``out``."""
     try:
         fn = _ca_job if impl == CA else _mam_job
-        out.put(("ok", fn(job, Path(file), rows)))
+        out.put(("ok", fn(job, Path(file), rows, repeat)))
     except BaseException as exc:  # report any failure to the parent, then exit
         out.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_job(impl: str, job: str, file: Path, rows: int, timeout: float) -> list[ModelRun] | str:
-    """Run one reference job in a spawned process; return its runs, or why it failed
-    (an exception, a crash with its exit code, or the time limit in seconds)."""
+def run_job(
+    impl: str, job: str, file: Path, rows: int, timeout: float, repeat: int = 1
+) -> list[ModelRun] | str:
+    """Run one reference job in a spawned process (each timing the fastest of ``repeat`` runs);
+    return its runs, or why it failed (an exception, a crash with its exit code, or the time
+    limit in seconds, which covers all repeats)."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(impl, job, str(file), rows, out), daemon=True)
+    proc = ctx.Process(target=_child, args=(impl, job, str(file), rows, repeat, out), daemon=True)
     proc.start()
     deadline = time.monotonic() + timeout
     try:
@@ -385,12 +393,20 @@ def compare(runs: list[ModelRun]) -> list[Comparison]:
     ours = {(r.model, r.rows): r for r in runs if r.implementation == REDCAT}
     by_ref = {(r.implementation, r.model, r.rows): r for r in runs}
     table: list[Comparison] = []
+    full = max((r.rows for r in runs), default=0)
+    # redcat's timings on a subsample are shown only where a reference ran on it.
+    used = {
+        (part, r.rows)
+        for r in runs
+        if r.implementation != REDCAT and r.seconds is not None
+        for part in r.model.split("+")
+    }
     order = ("load", "first", "last", "linear", CA_HEURISTICS, "position", "time_decay")
     for model in (*order, "markov", "shapley"):
         for run in runs:
             if run.model != model or (run.seconds is None and not run.error):
                 continue
-            if run.implementation == REDCAT:
+            if run.implementation == REDCAT and (run.rows == full or (model, run.rows) in used):
                 note = _join(run.note, NO_REFERENCE.get(model, ""))
                 table.append(
                     Comparison(
@@ -481,25 +497,28 @@ def run_paths(bench: PathsBench, workdir: Path, say: Say) -> PathsResult:
         f"{shape['bytes'] / 1e6:.0f} MB (drawn in {secs:.1f} s)"
     )
     rows = len(frame)
-    runs = redcat_runs(file, rows)
+    runs = redcat_runs(file, rows, bench.repeat)
     _say_runs(say, runs)
     small: Path | None = None
     for impl, job in JOBS:
         say(f"  {impl} {job} on {rows:,} rows…")
-        got = run_job(impl, job, file, rows, bench.timeout)
+        limit = bench.timeout * bench.repeat
+        got = run_job(impl, job, file, rows, limit, bench.repeat)
         if isinstance(got, str) and bench.subsample_rows < rows:
             say(f"    failed: {got}; running it on {bench.subsample_rows:,} rows instead")
             if small is None:
                 small = workdir / "paths-subsample.csv"
                 part = subsample(frame, bench.subsample_rows, bench.subsample_seed)
                 part.to_csv(small, sep=";", index=False, float_format="%.2f")
-                mine = redcat_runs(small, len(part))
+                mine = redcat_runs(small, len(part), bench.repeat)
                 _say_runs(say, mine)
                 runs.extend(mine)
-            why = got
-            got = run_job(impl, job, small, bench.subsample_rows, bench.timeout)
-            if not isinstance(got, str):
-                got = [replace(r, note=_join(r.note, f"subsample: whole file {why}")) for r in got]
+            why = f"whole file ({rows:,} rows): {got}"
+            got = run_job(impl, job, small, bench.subsample_rows, limit, bench.repeat)
+            if isinstance(got, str):
+                got = f"{why}; subsample ({bench.subsample_rows:,} rows): {got}"
+            else:
+                got = [replace(r, note=_join(r.note, f"subsample; {why}")) for r in got]
         if isinstance(got, str):
             say(f"    failed: {got}")
             runs.extend(ModelRun(m, impl, rows, None, error=got) for m in JOB_MODELS[impl, job])

@@ -29,13 +29,17 @@ PATHS_HEADERS = (
 )
 NUMERIC = {"rows", "seconds", "rows/s", "redcat s", "ratio", "max rel diff", "moved"}
 PATHS_CAPTION = (
-    "seconds: one run, wall clock, reading the file excluded (see the load rows). "
+    "seconds: wall clock, the fastest of {repeat} run(s) (the least disturbed by other work), "
+    "reading the file excluded (see the load rows). "
     "ratio = reference seconds ÷ redcat seconds on the same rows (above 1: redcat is faster). "
     "max rel diff = largest per-channel |ref − redcat| ÷ max(|ref|, |redcat|) of credited "
     "conversions; moved = Σ|ref − redcat| ÷ 2 ÷ total conversions (credit that lands on "
     "another channel)."
 )
-WORLD_CAPTION = "seconds: one run, wall clock. rows/s = rows ÷ seconds in the stage's unit."
+WORLD_CAPTION = (
+    "seconds: wall clock; simulate, ingest and match write the store and run once, the other "
+    "stages are the fastest of {repeat} run(s). rows/s = rows ÷ seconds in the stage's unit."
+)
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def _secs(x: float | None) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
-def world_table(stages: Sequence[Stage]) -> Rendered:
+def world_table(stages: Sequence[Stage], repeat: int = 1) -> Rendered:
     """One row per stage (see ``WORLD_HEADERS``) and a total row."""
     notes = _Notes()
     cells = [
@@ -89,10 +93,10 @@ def world_table(stages: Sequence[Stage]) -> Rendered:
     ]
     total = sum(s.seconds for s in stages)
     cells.append(["total", "", "", "", _secs(total), "", ""])
-    return Rendered(WORLD_HEADERS, cells, notes.texts, WORLD_CAPTION)
+    return Rendered(WORLD_HEADERS, cells, notes.texts, WORLD_CAPTION.format(repeat=repeat))
 
 
-def paths_table(rows: Sequence[Comparison]) -> Rendered:
+def paths_table(rows: Sequence[Comparison], repeat: int = 1) -> Rendered:
     """One row per comparison (see ``PATHS_HEADERS``)."""
     notes = _Notes()
     cells = []
@@ -111,7 +115,7 @@ def paths_table(rows: Sequence[Comparison]) -> Rendered:
                 notes.ref(r.note),
             ]
         )
-    return Rendered(PATHS_HEADERS, cells, notes.texts, PATHS_CAPTION)
+    return Rendered(PATHS_HEADERS, cells, notes.texts, PATHS_CAPTION.format(repeat=repeat))
 
 
 def rich_table(title: str, table: Rendered) -> Group:

@@ -12,15 +12,17 @@ from functools import partial
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
-from bench.records import Stage, timed
+from bench.records import Stage, cold, timed
+from redcat.attribution.journeys import JourneyTable
 from redcat.attribution.models import MODELS
 from redcat.attribution.pipeline import journey_rows, journey_table, note_credits
 from redcat.engine import open_engine
 from redcat.funnel import brand_funnel
 from redcat.ingest.load import FileReport, ingest_party
 from redcat.match import run_direct_match
-from redcat.settings import Settings
+from redcat.settings import AttributionSettings, Settings
 from redcat.simulate import WorldConfig, simulate_world
 
 Say = Callable[[str], None]
@@ -37,6 +39,7 @@ class WorldBench:
     retailers: int = 2
     notes_per_day: float = 2.0
     seed: int = 7
+    repeat: int = 3
 
     def config(self) -> WorldConfig:
         """The simulator's configuration for this world."""
@@ -123,7 +126,7 @@ def run_world(bench: WorldBench, workdir: Path, say: Say) -> list[Stage]:
         windows = settings.windows
         for brand in brand_ids:
             events = _brand_events(engine.duck, brand)
-            _, secs = timed(partial(brand_funnel, engine, brand, windows))
+            _, secs = timed(partial(brand_funnel, engine, brand, windows), bench.repeat)
             add(
                 Stage(
                     "funnel",
@@ -135,8 +138,8 @@ def run_world(bench: WorldBench, workdir: Path, say: Say) -> list[Stage]:
                 )
             )
 
-            rows, secs_rows = timed(partial(journey_rows, engine, brand, windows))
-            table, secs_table = timed(partial(journey_table, rows))
+            rows, secs_rows = timed(partial(journey_rows, engine, brand, windows), bench.repeat)
+            table, secs_table = timed(partial(journey_table, rows), bench.repeat)
             add(
                 Stage(
                     "journeys",
@@ -150,7 +153,9 @@ def run_world(bench: WorldBench, workdir: Path, say: Say) -> list[Stage]:
                 )
             )
             for model in MODELS:
-                (_, notes), secs = timed(partial(note_credits, table, model, settings.attribution))
+                (_, notes), secs = timed(
+                    partial(_cold_credits, table, model, settings.attribution), bench.repeat
+                )
                 add(
                     Stage(
                         f"model {model}",
@@ -162,6 +167,13 @@ def run_world(bench: WorldBench, workdir: Path, say: Say) -> list[Stage]:
                     )
                 )
     return stages
+
+
+def _cold_credits(
+    table: JourneyTable, model: str, settings: AttributionSettings
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    # A fresh table each run: cached per-touch arrays would make later repeats faster.
+    return note_credits(cold(table), model, settings)
 
 
 def _loaded(reports: list[FileReport]) -> str:
