@@ -36,6 +36,27 @@ _LEVEL_KEY: dict[str, str] = {
     "creator": "creator_id",
     "campaign": "campaign_id",
 }
+#: Headline metrics of a brand, in the order reports show them (see the module docstring).
+KPI_KEYS: tuple[str, ...] = (
+    "spend",
+    "impressions",
+    "reach",
+    "reads",
+    "ctr",
+    "interactions",
+    "interaction_rate",
+    "back_search_users",
+    "back_search_rate",
+    "visitors",
+    "visit_rate",
+    "cost_per_visit",
+    "carts",
+    "orders",
+    "gmv",
+    "new_customers",
+    "roi",
+)
+#: Funnel stages from exposure (曝光) to order (成交); users per stage are distinct people.
 STAGES: tuple[str, ...] = (
     "reach",
     "read",
@@ -245,28 +266,7 @@ def brand_funnel(engine: Engine, brand_id: str, windows: Windows | None = None) 
     sources = funnel_sources(engine, brand_id, windows)
     brand = level_table(engine, brand_id, sources, "brand")
     row = brand.iloc[0] if len(brand) else pd.Series(dtype="float64")
-    kpis: dict[str, float | None] = {
-        name: _none_if_nan(row.get(name))
-        for name in (
-            "spend",
-            "impressions",
-            "reach",
-            "reads",
-            "ctr",
-            "interactions",
-            "interaction_rate",
-            "back_search_users",
-            "back_search_rate",
-            "visitors",
-            "visit_rate",
-            "cost_per_visit",
-            "carts",
-            "orders",
-            "gmv",
-            "new_customers",
-            "roi",
-        )
-    }
+    kpis: dict[str, float | None] = {name: _none_if_nan(row.get(name)) for name in KPI_KEYS}
     stages = _stages(row)
     return BrandFunnel(
         brand_id=brand_id,

@@ -15,42 +15,15 @@ from typing import Any
 
 import pandas as pd
 
+from redcat.attribution.models import MODELS as ATTRIBUTION_MODELS
 from redcat.errors import InputError
+from redcat.funnel.metrics import KPI_KEYS as FUNNEL_KPI_KEYS
+from redcat.funnel.metrics import STAGES
 
-#: Headline metrics, in the order the report shows them (see DESIGN.md, "Metrics").
-KPI_KEYS: tuple[str, ...] = (
-    "spend",
-    "impressions",
-    "reach",
-    "reads",
-    "ctr",
-    "interactions",
-    "interaction_rate",
-    "back_search_users",
-    "back_search_rate",
-    "visitors",
-    "visit_rate",
-    "cost_per_visit",
-    "carts",
-    "orders",
-    "gmv",
-    "new_customers",
-    "roi",
-)
-
-#: Funnel stages from exposure (曝光) to order (成交), in funnel order.
-FUNNEL_STAGES: tuple[str, ...] = (
-    "reach",
-    "read",
-    "interaction",
-    "back_search",
-    "visit",
-    "cart",
-    "order",
-)
-
-#: Attribution models, in the order the report lists them.
-MODELS: tuple[str, ...] = ("first", "last", "linear", "position", "time_decay", "markov", "shapley")
+# The measurements own these names; the report shows them in this order.
+KPI_KEYS: tuple[str, ...] = FUNNEL_KPI_KEYS
+FUNNEL_STAGES: tuple[str, ...] = STAGES
+MODELS: tuple[str, ...] = ATTRIBUTION_MODELS
 
 FUNNEL_COLUMNS: tuple[str, ...] = ("stage", "users", "rate_from_previous", "rate_from_reach")
 DAILY_COLUMNS: tuple[str, ...] = (
