@@ -152,3 +152,16 @@ def test_sparse_markov_agrees_with_dense_and_is_order_free(
     pd.testing.assert_frame_equal(sparse, moved, check_exact=True)
     np.testing.assert_allclose(sparse["conversions"], dense["conversions"], rtol=1e-8, atol=1e-9)
     np.testing.assert_allclose(sparse["value"], dense["value"], rtol=1e-8, atol=1e-9)
+
+
+def test_from_codes_equals_from_arrays_and_checks_its_codes() -> None:
+    names = ["a", "b", "c", "d"]
+    codes = [2, 0, 2, 3]
+    by_codes = JourneyTable.from_codes(names, codes, [3, 1], conversions=[1.0, 0.0])
+    by_names = JourneyTable.from_arrays(["c", "a", "c", "d"], [3, 1], conversions=[1.0, 0.0])
+    assert by_codes.channels.tolist() == by_names.channels.tolist() == ["a", "c", "d"]
+    assert by_codes.codes.tolist() == by_names.codes.tolist()
+    with pytest.raises(AttributionError, match="sorted"):
+        JourneyTable.from_codes(["b", "a"], [0], [1], conversions=[1.0])
+    with pytest.raises(AttributionError, match="outside"):
+        JourneyTable.from_codes(["a"], [1], [1], conversions=[1.0])

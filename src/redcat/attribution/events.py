@@ -93,103 +93,115 @@ def journeys_from_events(
             raise ConfigError(f"the {name} window must be a positive number of seconds")
     t_users = touches["user_id"].astype(str).to_numpy(dtype=object)
     c_users = conversions["user_id"].astype(str).to_numpy(dtype=object)
-    # One integer code per user, in sorted user-id order, joins the two sides quickly.
-    codes, uniques = pd.factorize(np.concatenate([t_users, c_users]), sort=True)
-    user_names = np.asarray(uniques, dtype=object)
-    t = pd.DataFrame(
-        {
-            "touch": np.arange(len(touches), dtype=np.int64),
-            "user": codes[: len(t_users)].astype(np.int64),
-            "ts": touches["ts"].to_numpy(dtype=np.float64),
-            "ad_id": touches["ad_id"].astype(str).to_numpy(dtype=object),
-            "is_click": touches["is_click"].to_numpy(dtype=bool),
-        }
-    )
-    c = pd.DataFrame(
-        {
-            "conversion": np.arange(len(conversions), dtype=np.int64),
-            "user": codes[len(t_users) :].astype(np.int64),
-            "ts": conversions["ts"].to_numpy(dtype=np.float64),
-            "value": conversions["value"].to_numpy(dtype=np.float64),
-        }
-    )
-    c = c.sort_values(["user", "ts", "value", "conversion"], kind="stable").reset_index(drop=True)
-    c["rank"] = np.arange(len(c), dtype=np.int64)
+    # Integer codes in sorted order stand in for user and ad ids: every sort and join below is
+    # numeric, and sorting by code is sorting by id.
+    user_codes, user_uniques = pd.factorize(np.concatenate([t_users, c_users]), sort=True)
+    user_names = np.asarray(user_uniques, dtype=object)
+    ad_ids = touches["ad_id"].astype(str).to_numpy(dtype=object)
+    ad_codes, ad_uniques = pd.factorize(ad_ids, sort=True)
+    ad_names = np.asarray(ad_uniques, dtype=object)
+    t_user = user_codes[: len(t_users)].astype(np.int64)
+    t_ts = touches["ts"].to_numpy(dtype=np.float64)
+    t_ad = ad_codes.astype(np.int64)
+    t_click = touches["is_click"].to_numpy(dtype=bool)
+    c_user = user_codes[len(t_users) :].astype(np.int64)
+    c_ts = conversions["ts"].to_numpy(dtype=np.float64)
+    c_value = conversions["value"].to_numpy(dtype=np.float64)
+    # Conversions by user, time, value, input row: their rank orders all output.
+    c_order = np.lexsort((np.arange(c_ts.size), c_value, c_ts, c_user))
+    c_user, c_ts, c_value = c_user[c_order], c_ts[c_order], c_value[c_order]
     # Only the first conversion at an instant can own touches (the rest have an empty span).
-    instants = c.loc[~c.duplicated(["user", "ts"]), ["user", "ts", "rank"]].rename(
-        columns={"ts": "conv_ts"}
+    first = np.ones(c_ts.size, dtype=bool)
+    first[1:] = (c_user[1:] != c_user[:-1]) | (c_ts[1:] != c_ts[:-1])
+    instants = pd.DataFrame(
+        {"user": c_user[first], "conv_ts": c_ts[first], "rank": np.flatnonzero(first)}
+    ).sort_values("conv_ts", kind="stable")
+    # Touches in their final tie order once: time, views before clicks, ad id, input row (packed
+    # into one exact int64 key). Later sorts by conversion or user are then stable and single-key.
+    rows = max(t_ts.size, 1)
+    tie_key = (t_click.astype(np.int64) * max(ad_names.size, 1) + t_ad) * rows + np.arange(
+        t_ts.size, dtype=np.int64
     )
+    t_order = np.lexsort((tie_key, t_ts))
     merged = pd.merge_asof(
-        t.sort_values(["ts", "touch"], kind="stable"),
-        instants.sort_values("conv_ts", kind="stable"),
+        pd.DataFrame({"touch": t_order, "user": t_user[t_order], "ts": t_ts[t_order]}),
+        instants,
         left_on="ts",
         right_on="conv_ts",
         by="user",
         direction="forward",
         allow_exact_matches=False,
     )
-    window = np.where(merged["is_click"].to_numpy(), click_window_s, view_window_s)
+    touch = merged["touch"].to_numpy(dtype=np.int64)
     conv_ts = merged["conv_ts"].to_numpy(dtype=np.float64, na_value=np.nan)
+    rank = merged["rank"].to_numpy(dtype=np.float64, na_value=np.nan)
+    window = np.where(t_click[touch], click_window_s, view_window_s)
     has_next = ~np.isnan(conv_ts)
-    eligible = has_next & (conv_ts <= merged["ts"].to_numpy() + window)
+    eligible = has_next & (conv_ts <= t_ts[touch] + window)
 
-    credited = merged.loc[eligible].copy()
-    credited["rank"] = credited["rank"].astype(np.int64)
-    credited = credited.sort_values(
-        ["rank", "ts", "is_click", "ad_id", "touch"], kind="stable"
-    ).reset_index(drop=True)
-    attributed_ranks = sorted_unique(credited["rank"].to_numpy(dtype=np.int64))
-    journey_of_rank = np.full(len(c), -1, dtype=np.int64)
+    # Credited touches: by conversion, then time, views before clicks, ad id, input row.
+    e_touch = touch[eligible]
+    e_rank = rank[eligible].astype(np.int64)
+    order = np.argsort(e_rank, kind="stable")
+    e_touch, e_rank = e_touch[order], e_rank[order]
+    attributed_ranks = sorted_unique(e_rank)
+    journey_of_rank = np.full(c_ts.size, -1, dtype=np.int64)
     journey_of_rank[attributed_ranks] = np.arange(attributed_ranks.size)
-    credited["journey"] = journey_of_rank[credited["rank"].to_numpy()]
-    credited["age"] = (credited["conv_ts"] - credited["ts"]) / SECONDS_PER_DAY
+    e_journey = journey_of_rank[e_rank]
+    e_age = (c_ts[e_rank] - t_ts[e_touch]) / SECONDS_PER_DAY
 
-    null = merged.loc[~has_next].copy()
-    null = null.sort_values(["user", "ts", "is_click", "ad_id", "touch"], kind="stable")
-    null = null.reset_index(drop=True)
-    null_users, null_journey = np.unique(null["user"].to_numpy(), return_inverse=True)
-    null["journey"] = attributed_ranks.size + null_journey.astype(np.int64)
-    null["age"] = (null.groupby("user")["ts"].transform("max") - null["ts"]) / SECONDS_PER_DAY
+    # Null journeys: a user's touches with no conversion after them, one journey per user.
+    n_touch = touch[~has_next]
+    order = np.argsort(t_user[n_touch], kind="stable")
+    n_touch = n_touch[order]
+    n_user = t_user[n_touch]
+    new_user = np.ones(n_touch.size, dtype=bool)
+    new_user[1:] = n_user[1:] != n_user[:-1]
+    n_seq = np.cumsum(new_user) - 1
+    n_nulls = int(new_user.sum())
+    n_journey = attributed_ranks.size + n_seq
+    last_ts = np.full(n_nulls, -np.inf)
+    np.maximum.at(last_ts, n_seq, t_ts[n_touch])
+    n_age = (last_ts[n_seq] - t_ts[n_touch]) / SECONDS_PER_DAY
 
-    cols = ["journey", "touch", "user", "ad_id", "ts", "is_click", "age"]
-    rows = pd.concat([credited[cols], null[cols]], ignore_index=True)
-    rows["position"] = rows.groupby("journey").cumcount().astype(np.int64)
-    n_conv = attributed_ranks.size
-    n_journeys = n_conv + null_users.size
-    lengths = np.bincount(rows["journey"].to_numpy(), minlength=n_journeys)
-    conv_of_journey = c["value"].to_numpy()[attributed_ranks]
-    table = JourneyTable.from_arrays(
-        rows["ad_id"].to_numpy(dtype=object),
+    all_touch = np.concatenate([e_touch, n_touch])
+    all_journey = np.concatenate([e_journey, n_journey]).astype(np.int64)
+    n_conv = int(attributed_ranks.size)
+    lengths = np.bincount(all_journey, minlength=n_conv + n_nulls)
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    position = np.arange(all_touch.size, dtype=np.int64) - offsets[all_journey]
+    table = JourneyTable.from_codes(
+        ad_names,
+        t_ad[all_touch],
         lengths,
-        conversions=np.r_[np.ones(n_conv), np.zeros(null_users.size)],
-        value=np.r_[conv_of_journey, np.zeros(null_users.size)],
-        nulls=np.r_[np.zeros(n_conv), np.ones(null_users.size)],
-        days_before=rows["age"].to_numpy(dtype=np.float64),
-        is_click=rows["is_click"].to_numpy(dtype=bool),
+        conversions=np.r_[np.ones(n_conv), np.zeros(n_nulls)],
+        value=np.r_[c_value[attributed_ranks], np.zeros(n_nulls)],
+        nulls=np.r_[np.zeros(n_conv), np.ones(n_nulls)],
+        days_before=np.concatenate([e_age, n_age]),
+        is_click=t_click[all_touch],
     )
     out_conv = pd.DataFrame(
         {
-            "conversion": c["conversion"].to_numpy(),
-            "user_id": user_names[c["user"].to_numpy()],
-            "ts": c["ts"].to_numpy(),
-            "value": c["value"].to_numpy(),
+            "conversion": c_order.astype(np.int64),
+            "user_id": user_names[c_user],
+            "ts": c_ts,
+            "value": c_value,
             "journey": journey_of_rank,
         }
     )
     out_touch = pd.DataFrame(
         {
-            "journey": rows["journey"].to_numpy(dtype=np.int64),
-            "position": rows["position"].to_numpy(dtype=np.int64),
-            "touch": rows["touch"].to_numpy(dtype=np.int64),
-            "user_id": user_names[rows["user"].to_numpy(dtype=np.int64)],
-            "ad_id": rows["ad_id"].to_numpy(dtype=object),
-            "ts": rows["ts"].to_numpy(dtype=np.float64),
-            "is_click": rows["is_click"].to_numpy(dtype=bool),
+            "journey": all_journey,
+            "position": position,
+            "touch": all_touch,
+            "user_id": user_names[t_user[all_touch]],
+            "ad_id": ad_names[t_ad[all_touch]],
+            "ts": t_ts[all_touch],
+            "is_click": t_click[all_touch],
         }
     )
-    return EventJourneys(
-        table=table, conversions=out_conv, touches=out_touch, n_converting=int(n_conv)
-    )
+    return EventJourneys(table=table, conversions=out_conv, touches=out_touch, n_converting=n_conv)
 
 
 def conversion_credits(events: EventJourneys, result: Attribution) -> pd.DataFrame:

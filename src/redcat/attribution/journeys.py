@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -164,6 +165,69 @@ class JourneyTable:
         Raises :class:`AttributionError` when a journey is empty, a count or value is negative or
         not finite, a journey without conversions carries value, or a touch age is negative.
         """
+        names = np.asarray(touch_channels, dtype=object)
+        # Codes in sorted-name order make every later step independent of input order.
+        codes, uniques = pd.factorize(names, sort=True)
+        if (codes < 0).any():
+            raise AttributionError("a touch has no channel")
+        channels = np.asarray([str(u) for u in uniques], dtype=object)
+        return cls._checked(
+            channels,
+            codes.astype(np.int64),
+            lengths,
+            conversions,
+            value,
+            nulls,
+            days_before,
+            is_click,
+        )
+
+    @classmethod
+    def from_codes(
+        cls,
+        names: npt.ArrayLike,
+        codes: npt.ArrayLike,
+        lengths: npt.ArrayLike,
+        *,
+        conversions: npt.ArrayLike,
+        value: npt.ArrayLike | None = None,
+        nulls: npt.ArrayLike | None = None,
+        days_before: npt.ArrayLike | None = None,
+        is_click: npt.ArrayLike | None = None,
+    ) -> JourneyTable:
+        """Build the table from per-touch ``codes`` into ``names`` (sorted, distinct channel
+        names) without a name per touch. Channels no touch uses are dropped, so the result
+        equals :meth:`from_arrays` on ``names[codes]``, and it is validated the same way."""
+        name_arr = np.asarray(names, dtype=object)
+        code_arr = np.asarray(codes, dtype=np.int64)
+        if any(str(a) >= str(b) for a, b in pairwise(name_arr)):
+            raise AttributionError("channel names must be sorted and distinct")
+        if code_arr.size and (code_arr.min() < 0 or code_arr.max() >= name_arr.size):
+            raise AttributionError("a touch code points outside the channel names")
+        used = sorted_unique(code_arr)
+        return cls._checked(
+            np.asarray([str(c) for c in name_arr[used]], dtype=object),
+            np.searchsorted(used, code_arr).astype(np.int64),
+            lengths,
+            conversions,
+            value,
+            nulls,
+            days_before,
+            is_click,
+        )
+
+    @classmethod
+    def _checked(
+        cls,
+        channels: npt.NDArray[np.object_],
+        codes: IntArray,
+        lengths: npt.ArrayLike,
+        conversions: npt.ArrayLike,
+        value: npt.ArrayLike | None,
+        nulls: npt.ArrayLike | None,
+        days_before: npt.ArrayLike | None,
+        is_click: npt.ArrayLike | None,
+    ) -> JourneyTable:
         lens = np.asarray(lengths, dtype=np.int64)
         n = lens.size
         conv = _per_journey(conversions, n, "conversions")
@@ -174,33 +238,27 @@ class JourneyTable:
         bad_value = np.flatnonzero((conv == 0) & (val != 0))
         if bad_value.size:
             raise AttributionError(f"journey {int(bad_value[0])} has value but no conversions")
-        names = np.asarray(touch_channels, dtype=object)
-        if names.size != int(lens.sum()):
+        if codes.size != int(lens.sum()):
             raise AttributionError(
-                f"{names.size} touch channels for journeys of {int(lens.sum())} touches"
+                f"{codes.size} touch channels for journeys of {int(lens.sum())} touches"
             )
-        # Codes in sorted-name order make every later step independent of input order.
-        codes, uniques = pd.factorize(names, sort=True)
-        if (codes < 0).any():
-            raise AttributionError("a touch has no channel")
-        channels = np.asarray([str(u) for u in uniques], dtype=object)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(lens, out=offsets[1:])
         days = None
         if days_before is not None:
             days = np.asarray(days_before, dtype=np.float64)
-            if days.size != names.size:
+            if days.size != codes.size:
                 raise AttributionError("days_before needs one age per touch")
             if not np.isfinite(days).all() or (days < 0).any():
                 raise AttributionError("touch ages (days_before) must be finite and >= 0")
         clicks = None
         if is_click is not None:
             clicks = np.asarray(is_click, dtype=np.bool_)
-            if clicks.size != names.size:
+            if clicks.size != codes.size:
                 raise AttributionError("is_click needs one flag per touch")
         return cls(
             channels=channels,
-            codes=codes.astype(np.int64),
+            codes=codes,
             offsets=offsets,
             conversions=conv,
             value=val,
