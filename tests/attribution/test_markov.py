@@ -219,6 +219,7 @@ def test_select_order_prefers_the_generating_order() -> None:
     t1 = JourneyTable.from_journeys(first)
     assert mk.select_markov_order(t2) >= 2
     assert mk.select_markov_order(t1) == 1
+    assert mk.select_markov_order(first) == 1  # records work as well as tables
     # Deterministic and order-free.
     assert mk.select_markov_order(JourneyTable.from_journeys(second[::-1])) == (
         mk.select_markov_order(t2)

@@ -42,6 +42,7 @@ effect a hair below 0 or above 1: it is clipped to [0, 1].
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,7 +58,9 @@ from redcat.attribution.journeys import (
     BoolArray,
     FloatArray,
     IntArray,
+    Journey,
     JourneyTable,
+    as_table,
     credit_frame,
     sorted_unique,
     sum_by,
@@ -530,7 +533,7 @@ def _path_keys(col: Collapsed) -> IntArray:
 
 
 def select_markov_order(
-    journeys: JourneyTable,
+    journeys: Sequence[Journey] | JourneyTable,
     orders: tuple[int, ...] = MARKOV_ORDERS,
     holdout_fraction: float = 0.3,
     seed: int = 0,
@@ -550,7 +553,8 @@ def select_markov_order(
         raise AttributionError("holdout_fraction must lie strictly between 0 and 1")
     if not orders or any(o not in MARKOV_ORDERS for o in orders):
         raise AttributionError(f"orders must be taken from {MARKOV_ORDERS}")
-    col = collapse(journeys)
+    table = as_table(journeys)
+    col = collapse(table)
     keys = _path_keys(col)
     held_conv = np.minimum(
         np.floor(col.conversions * holdout_fraction + _unit_hash(keys, seed, 1)), col.conversions
@@ -562,7 +566,7 @@ def select_markov_order(
     train_null = col.nulls - held_null
     if float(held_conv.sum() + held_null.sum()) == 0:
         return min(orders)
-    C = journeys.n_channels
+    C = table.n_channels
     scores = {
         k: _heldout_loglik(col, k, C, train_conv, train_null, held_conv, held_null, smoothing)
         for k in sorted(orders)
