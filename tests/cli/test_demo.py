@@ -28,8 +28,17 @@ def test_demo_end_to_end(tmp_path, capsys):
     )
     text = capsys.readouterr().out
     assert code == 0, text
-    assert "Closest to causal truth across 2 brands" in text
-    for model in ("first", "last", "linear", "position", "time_decay", "markov", "shapley"):
+    assert "Attribution vs causal truth across 2 brands" in text
+    assert re.search(r"Closest to causal truth: \S.* \(WAPE [\d.]+%\)", text)
+    for model in (
+        "First touch",
+        "Last touch",
+        "Linear",
+        "Position",
+        "Time decay",
+        "Markov",
+        "Shapley",
+    ):
         assert model in text
     for brand in ("B01", "B02"):
         assert (out / "reports" / brand / "report.html").is_file()

@@ -7,19 +7,20 @@ import json
 import shutil
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
-from redcat.cli.common import console, rich_table
+from redcat.cli.common import console
 from redcat.engine import open_engine
 from redcat.ingest.load import ingest_party
 from redcat.match import run_direct_match
 from redcat.report.assemble import build_report, load_truth
 from redcat.report.data import ReportData
 from redcat.report.html import render_html_bundle
-from redcat.report.tables import print_report
+from redcat.report.summary import brands_view, model_summary_view
+from redcat.report.tables import print_report, rich_table
 from redcat.settings import Settings
 from redcat.simulate import WorldConfig, simulate_world
 
@@ -110,33 +111,11 @@ def demo_cmd(
         + ", ".join(f"{r.retailer_id} ({r.match_rate:.0%})" for r in match.retailers)
     )
     print_report(reports[0], console, lang)
-    console.print(rich_table(_headline(reports), title="All brands · 所有品牌"))
-    scores = _model_scores(reports)
-    console.print(rich_table(scores, title="Attribution vs causal truth (WAPE of per-note orders)"))
-    best = scores.iloc[0]
-    console.print(
-        Panel(
-            f"Closest to causal truth across {len(reports)} brands: [bold]{best['model']}[/] "
-            f"(mean WAPE {best['mean_wape']:.1%}). Lower is better: WAPE compares each model's "
-            "credited orders per note with the orders the note truly caused in the simulation.",
-            title="Which model to trust",
-        )
-    )
+    console.print(rich_table(brands_view(reports, lang)))
+    models = model_summary_view(reports, lang)
+    console.print(rich_table(models, with_caption=False))
+    console.print(Panel(Text(models.caption or "", style="bold"), title="WAPE"))
     for data in reports:
         paths = render_html_bundle(data, out / "reports" / data.brand_id)
-        console.print(f"HTML report {data.brand_id}: {paths['zh']}  ·  {paths['en']}")
-
-
-def _headline(reports: list[ReportData]) -> pd.DataFrame:
-    keys = ("spend", "reach", "back_search_users", "visitors", "orders", "gmv", "roi")
-    return pd.DataFrame(
-        [{"brand": r.brand_id, **{k: r.kpis.get(k) for k in keys}} for r in reports]
-    )
-
-
-def _model_scores(reports: list[ReportData]) -> pd.DataFrame:
-    table = pd.concat([r.model_scores.assign(brand=r.brand_id) for r in reports], ignore_index=True)
-    wide = table.pivot(index="model", columns="brand", values="wape")
-    wide.columns = [f"wape_{c}" for c in wide.columns]
-    wide["mean_wape"] = wide.mean(axis=1)
-    return wide.reset_index().sort_values(["mean_wape", "model"]).reset_index(drop=True)
+        console.print(f"HTML report {data.brand_id} (中文): {paths['zh']}", soft_wrap=True)
+        console.print(f"HTML report {data.brand_id} (English): {paths['en']}", soft_wrap=True)
