@@ -108,6 +108,21 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class LiftSettings:
+    """Lift (增量) defaults: ``alpha`` two-sided level of the intervals and tests (0.05 → 95% CIs);
+    ``power`` for the minimum detectable effect; a comparison is flagged underpowered when its CI
+    includes 0 and its MDE exceeds ``underpowered_mde_share`` of |control mean|; sample-ratio
+    mismatch is flagged when the chi-square p-value is below ``srm_alpha``; ``bootstrap_cells``
+    bounds the resample indices drawn at once (memory), not the result."""
+
+    alpha: float = 0.05
+    power: float = 0.8
+    underpowered_mde_share: float = 0.10
+    srm_alpha: float = 0.001
+    bootstrap_cells: int = 4_000_000
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of redcat's settings; ``Settings()`` holds every default."""
 
@@ -116,5 +131,6 @@ class Settings:
     windows: Windows = field(default_factory=Windows)
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    lift: LiftSettings = field(default_factory=LiftSettings)
     # Salt for the spine's direct match (user_key → match_key); the PSI issue replaces it.
     match_salt: str = "redcat-spine-match-v1"
