@@ -80,7 +80,7 @@ class SrmResult:
 @dataclass(frozen=True)
 class BootstrapResult:
     """Percentile bootstrap intervals of absolute and relative lift (``rel_*`` are NaN when no
-    resample had a non-zero control mean)."""
+    resample had a usable, non-zero control mean)."""
 
     abs_low: float
     abs_high: float
@@ -141,14 +141,17 @@ def relative_lift(
     +25%) with a (1 − alpha) delta-method normal interval for the ratio of two independent means:
     Var(r) ≈ Var(x̄t) / μc² + μt² Var(x̄c) / μc⁴.
 
-    All fields are NaN when the control mean is 0 (the ratio is undefined). The delta method
-    assumes the control mean is well away from 0 relative to its standard error."""
+    All fields are NaN when the control mean is 0 or so small that the ratio overflows. The delta
+    method assumes the control mean is well away from 0 relative to its standard error."""
     mc, mt = control.mean, test.mean
     if mc == 0.0:
         return Interval(math.nan, math.nan, math.nan, math.nan)
-    r = (mt - mc) / mc
-    var = test.var_of_mean / mc**2 + mt**2 * control.var_of_mean / mc**4
-    se = math.sqrt(var)
+    ratio = mt / mc
+    r = ratio - 1.0
+    if not math.isfinite(r):
+        return Interval(math.nan, math.nan, math.nan, math.nan)
+    # sqrt(Var(x̄t) + (μt/μc)² Var(x̄c)) / |μc|: the same variance, without the μc⁴ that underflows
+    se = math.hypot(math.sqrt(test.var_of_mean), ratio * math.sqrt(control.var_of_mean)) / abs(mc)
     z = float(sps.norm.ppf(1.0 - alpha / 2.0))
     return Interval(r, r - z * se, r + z * se, se)
 
@@ -243,7 +246,7 @@ def bootstrap_lift(
     (one numpy PCG64 stream; the test arm's resamples are drawn before the control arm's).
     ``max_cells`` bounds the resample indices drawn at once (memory); it fixes the chunking of
     the random stream, so keep it at the default for figures meant to be reproduced. Resamples
-    whose control mean is 0 are left out of the relative interval."""
+    whose control mean is 0 (or whose ratio overflows) are left out of the relative interval."""
     if resamples < 1:
         raise ValueError("resamples must be at least 1")
     xt = np.asarray(test, dtype=np.float64)
@@ -256,8 +259,10 @@ def bootstrap_lift(
     q = [alpha / 2.0, 1.0 - alpha / 2.0]
     abs_lo, abs_hi = np.quantile(mt - mc, q)
     nonzero = mc != 0.0
-    if nonzero.any():
-        rel = (mt[nonzero] - mc[nonzero]) / mc[nonzero]
+    with np.errstate(over="ignore", invalid="ignore"):
+        rel = mt[nonzero] / mc[nonzero] - 1.0
+    rel = rel[np.isfinite(rel)]
+    if rel.size:
         rel_lo, rel_hi = (float(v) for v in np.quantile(rel, q))
     else:
         rel_lo = rel_hi = math.nan
