@@ -1,6 +1,6 @@
 """``python -m bench``: run redcat's benchmarks and print Rich tables; also write JSON and Markdown.
 
-    python -m bench                  # both sections at full size (about 15 minutes on 2 cores)
+    python -m bench                  # both sections at full size (about 7 minutes on 2 cores)
     python -m bench --quick          # small smoke run (well under a minute)
     python -m bench --only world     # or --only paths
     python -m bench --large          # bigger world: 3M users, 6 brands (beyond the 20 minutes)
