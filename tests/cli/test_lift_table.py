@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from redcat.cli.lift import compact
 from redcat.cli.main import main
+from redcat.lift.table import LiftOptions, lift_table, read_table
 
 HILLSTROM = (
     Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "hillstrom" / ("hillstrom.csv")
@@ -66,6 +68,18 @@ def test_table_format_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     args = ["--input", small(tmp_path), "--arm-col", "arm", "--control", "c", "--outcome", "y"]
     code, out, _ = run(capsys, *args)
     assert code == 0 and "lift over 'c'" in out
+
+
+def test_compact_view(tmp_path: Path) -> None:
+    path = Path(small(tmp_path))
+    result = lift_table(
+        read_table(path), arm_col="arm", control="c", outcomes=["y"], options=LiftOptions()
+    )
+    view = compact(result).iloc[0]
+    assert (view["mean_test"], view["abs_lift"], view["rel_lift"]) == ("2.5", "-2.5", "-50.0%")
+    assert view["flags"] == "underpowered"
+    low, high = result.loc[0, ["abs_lift_low", "abs_lift_high"]]
+    assert view["abs_lift CI"] == f"{low:.5g} … {high:.5g}"
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 
-from redcat.cli.common import TableFormat, print_frame
+from redcat.cli.common import TableFormat, console, print_frame, rich_table
 from redcat.lift.table import LiftOptions, lift_table, parse_ratio, read_table
 from redcat.settings import LiftSettings
 
@@ -79,4 +80,59 @@ def table_cmd(
         options=options,
         source=str(input_path),
     )
-    print_frame(result, fmt, title=f"lift over {control!r} ({1 - alpha:.0%} intervals)")
+    title = f"lift over {control!r} ({1 - alpha:.0%} intervals)"
+    if fmt is TableFormat.table:
+        console.print(rich_table(compact(result), title=title))
+    else:
+        print_frame(result, fmt)
+
+
+def _interval(low: float, high: float, *, percent: bool = False) -> str:
+    if percent:
+        return f"{low:+.1%} … {high:+.1%}"
+    return f"{_num(low)} … {_num(high)}"
+
+
+def _num(value: float) -> str:
+    # five significant digits: per-unit rates such as 0.18276 keep the precision they are quoted at
+    return f"{float(value):.5g}"
+
+
+def compact(result: pd.DataFrame) -> pd.DataFrame:
+    """Return the lift table in a terminal-sized form: each interval folded into one text cell,
+    relative lift in percent, and the two flags as words (csv and json keep every column)."""
+    out = pd.DataFrame(
+        {
+            "arm": result["arm"],
+            "outcome": result["outcome"],
+            "n_test": result["n_test"],
+            "n_control": result["n_control"],
+            "mean_test": [_num(v) for v in result["mean_test"]],
+            "mean_control": [_num(v) for v in result["mean_control"]],
+            "abs_lift": [_num(v) for v in result["abs_lift"]],
+            "abs_lift CI": [
+                _interval(lo, hi)
+                for lo, hi in zip(result["abs_lift_low"], result["abs_lift_high"], strict=True)
+            ],
+            "rel_lift": [f"{v:+.1%}" for v in result["rel_lift"]],
+            "rel_lift CI": [
+                _interval(lo, hi, percent=True)
+                for lo, hi in zip(result["rel_lift_low"], result["rel_lift_high"], strict=True)
+            ],
+            "p_value": [f"{p:.3g}" for p in result["p_value"]],
+            "incremental": result["incremental_total"],
+            "mde": [_num(v) for v in result["mde"]],
+            "flags": [
+                ", ".join(w for w, on in (("underpowered", u), ("SRM", m)) if on) or "–"
+                for u, m in zip(result["underpowered"], result["srm"], strict=True)
+            ],
+        }
+    )
+    if "abs_lift_boot_low" in result.columns:
+        out["abs_lift boot CI"] = [
+            _interval(lo, hi)
+            for lo, hi in zip(
+                result["abs_lift_boot_low"], result["abs_lift_boot_high"], strict=True
+            )
+        ]
+    return out
