@@ -80,9 +80,12 @@ def encode_message(
     return struct.pack(">I", len(body)) + bytes(body)
 
 
-def decode_message(data: bytes, *, max_set_size: int = MAX_SET_SIZE) -> Message:
-    """Parse and check one message. Raises :class:`MatchError` naming what is wrong if it is cut,
-    oversized, of another protocol or version, or has an unknown kind or bad section counts."""
+def decode_message(
+    data: bytes, *, max_set_size: int = MAX_SET_SIZE, expect: int | None = None
+) -> Message:
+    """Parse and check one message (of kind ``expect``, when given). Raises :class:`MatchError`
+    naming what is wrong if it is cut, oversized, of another protocol or version, of an unknown or
+    unexpected kind, or has bad section counts."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MatchError(f"PSI message must be bytes, got {type(data).__name__}")
     view = memoryview(data)
@@ -109,6 +112,9 @@ def decode_message(data: bytes, *, max_set_size: int = MAX_SET_SIZE) -> Message:
     kind, stage = take(2, "kind and stage")
     if kind not in _KIND_NAMES:
         raise MatchError(f"unknown PSI message kind {kind}")
+    if expect is not None and kind != expect:
+        expected = _KIND_NAMES.get(expect, "nothing")
+        raise MatchError(f"unexpected PSI message {_KIND_NAMES[kind]}; expected {expected}")
     types: tuple[str, ...] = ()
     if kind == OPEN:
         (count,) = take(1, "type count")
@@ -291,12 +297,7 @@ class PsiParty:
         wrong-version message; the party is then unusable (no partial result)."""
         self._check_usable()
         try:
-            msg = decode_message(data, max_set_size=self.max_set_size)
-            if msg.kind != self._expect:
-                expected = _KIND_NAMES.get(self._expect or 0, "nothing")
-                raise MatchError(
-                    f"unexpected PSI message {_KIND_NAMES[msg.kind]}; expected {expected}"
-                )
+            msg = decode_message(data, max_set_size=self.max_set_size, expect=self._expect or 0)
             if msg.stage != len(self._stages) - (msg.kind != OPEN):
                 raise MatchError(f"PSI message for stage {msg.stage} arrived out of turn")
             if msg.kind == OPEN:
