@@ -47,7 +47,8 @@ def run(n: int, overlap: float, workers: int) -> dict[str, Any]:
     order = [
         (b, "responder", "B: blind A's + hash+blind own (REPLY)"),
         (a, "initiator", "A: blind B's, intersect (RETURN)"),
-        (b, "responder", "B: intersect"),
+        (b, "responder", "B: intersect (DONE)"),
+        (a, "initiator", "A: check confirmation"),
     ]
     for party, role, label in order:
         assert msg is not None
@@ -60,7 +61,9 @@ def run(n: int, overlap: float, workers: int) -> dict[str, Any]:
     ra, rb = a.result(), b.result()
     assert ra.match_keys == rb.match_keys and len(ra.matches) == round(n * overlap)
     ops = 4 * n
-    curve_time = sum(v for k, v in steps.items() if k != "normalize" and k != "B: intersect")
+    curve_time = sum(
+        v for k, v in steps.items() if k.startswith(("A: hash", "B: blind", "A: blind"))
+    )
     return {
         "protocol": PROTOCOL,
         "n_per_side": n,

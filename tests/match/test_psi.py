@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from redcat.errors import MatchError
 from redcat.match.keys import hash_to_u
 from redcat.match.psi import (
+    DONE,
     OPEN,
     PROTOCOL,
     PROTOCOL_ID,
@@ -48,7 +49,7 @@ def test_both_sides_get_exactly_the_shared_people_with_identical_keys() -> None:
     assert a.result().match_keys == b.result().match_keys
     (stage,) = a.result().stages
     assert (stage.own_identifiers, stage.peer_identifiers, stage.shared_identifiers) == (55, 65, 25)
-    assert len(transcript.messages) == 3
+    assert len(transcript.messages) == 4
     assert transcript.initiator_bytes == sum(len(m) for m in transcript.messages[0::2])
 
 
@@ -129,7 +130,7 @@ def test_waterfall_matches_each_person_once_on_their_first_shared_type() -> None
     a = PsiParty("initiator", PEOPLE_A)
     b = PsiParty("responder", PEOPLE_B)
     transcript = run_in_process(a, b)
-    assert len(transcript.messages) == 7  # 3 stages
+    assert len(transcript.messages) == 8  # 3 stages + confirmation
     ra, rb = a.result(), b.result()
     got_a = {m.user_key: m.id_type for m in ra.matches}
     got_b = {m.user_key: m.id_type for m in rb.matches}
@@ -251,3 +252,19 @@ def test_roles_and_types_are_checked() -> None:
     with pytest.raises(MatchError, match="distinct names"):
         PsiParty("initiator", {}, types=("phone", "phone"))
     assert PROTOCOL == "redcat-ecdh-psi-x25519/1"
+
+
+def test_a_confirmation_that_disagrees_voids_the_run() -> None:
+    a, b = _pair(SHARED, SHARED)
+    reply = b.receive(a.first_message())
+    assert reply is not None
+    last = a.receive(reply)
+    assert last is not None
+    done = b.receive(last)
+    assert done is not None and b.done
+    forged = encode_message(DONE, 0, [[bytes(range(32))]])
+    with pytest.raises(MatchError, match="different match_keys"):
+        a.receive(forged)
+    with pytest.raises(MatchError, match="not finished"):
+        a.result()
+    assert not a.done

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 POINT_BYTES = 32
 _HASH_TAG = b"redcat/psi/hash-to-u/v1\x00"
 _MATCH_KEY_TAG = b"redcat/psi/match-key/v1"
+_CONFIRM_TAG = b"redcat/psi/confirm/v1"
 
 
 class PointError(ValueError):
@@ -167,3 +168,12 @@ def match_key(double_blinded: bytes) -> str:
     (or a run's transcript plus one secret), never just the identifier and public data.
     """
     return hashlib.blake2b(double_blinded, key=_MATCH_KEY_TAG, digest_size=16).hexdigest()
+
+
+def confirmation(match_keys: Iterable[str]) -> bytes:
+    """Return a 32-byte keyed hash of the distinct ``match_keys``, sorted: equal on both sides of a
+    run exactly when both hold the same keys (it reveals nothing the other side lacks)."""
+    h = hashlib.blake2b(key=_CONFIRM_TAG, digest_size=POINT_BYTES)
+    for key in sorted(set(match_keys)):
+        h.update(key.encode("ascii"))
+    return h.digest()

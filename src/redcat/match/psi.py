@@ -7,7 +7,10 @@ Each party draws a secret scalar that never leaves it. Per identifier type, in w
 2. the responder B returns ``H(x)^ab`` in A's order, plus ``H(y)^b`` for its own, sorted;
 3. A computes ``H(y)^ba``, learns which of its ``x`` are shared, and sends ``H(y)^ba`` back in B's
    order, so B learns which of its ``y`` are shared — both sides end with the intersection;
-   A's message 3 also carries stage k+1's ``H(x)^a``, so T stages take 2T+1 messages.
+   A's message 3 also carries stage k+1's ``H(x)^a``;
+4. after the last stage B sends a confirmation (a keyed hash of its sorted match_keys), which A
+   checks against its own, so a run either ends with both sides holding the same keys or fails.
+   T stages take 2T + 2 messages.
 
 A person matched in a stage is left out of the later stages on both sides, so each person is
 matched on their highest-priority shared type and the two sides stay consistent. A shared person's
@@ -28,7 +31,8 @@ Message format (all integers big-endian)::
 ``OPEN`` (A→B, stage 0): one section, A's blinded identifiers. ``REPLY`` (B→A): two sections,
 A's values blinded again (A's order) and B's blinded identifiers. ``RETURN`` (A→B): B's values
 blinded again (B's order), then, unless stage is the last, a section of A's blinded identifiers
-for the next stage. Anything else raises :class:`redcat.errors.MatchError`.
+for the next stage. ``DONE`` (B→A, last stage): one section holding one 32-byte confirmation.
+Anything else raises :class:`redcat.errors.MatchError`.
 """
 
 from __future__ import annotations
@@ -39,13 +43,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from redcat.errors import MatchError
-from redcat.match.keys import POINT_BYTES, Blinder, PointError, match_key, new_secret
+from redcat.match.keys import (
+    POINT_BYTES,
+    Blinder,
+    PointError,
+    confirmation,
+    match_key,
+    new_secret,
+)
 from redcat.match.normalize import ID_TYPES, WATERFALL, Rejected, normalize
 
 PROTOCOL_ID = b"redcat-ecdh-psi-x25519/1"
 PROTOCOL = PROTOCOL_ID.decode()
-OPEN, REPLY, RETURN = 1, 2, 3
-_KIND_NAMES = {OPEN: "OPEN", REPLY: "REPLY", RETURN: "RETURN"}
+OPEN, REPLY, RETURN, DONE = 1, 2, 3, 4
+_KIND_NAMES = {OPEN: "OPEN", REPLY: "REPLY", RETURN: "RETURN", DONE: "DONE"}
 # Defaults for the receiving side's limits: 10M identifiers per type and side, which bounds one
 # message at 2 sections x 320 MB; a transport may set tighter ones.
 MAX_SET_SIZE = 10_000_000
@@ -304,7 +315,10 @@ class PsiParty:
                 return self._on_open(msg)
             if msg.kind == REPLY:
                 return self._on_reply(msg)
-            return self._on_return(msg)
+            if msg.kind == RETURN:
+                return self._on_return(msg)
+            self._on_done(msg)
+            return None
         except PointError as exc:
             self._fail()
             raise MatchError(f"peer sent an invalid curve value: {exc}") from None
@@ -330,7 +344,7 @@ class PsiParty:
         self._expect = RETURN
         return encode_message(REPLY, stage, [doubled, sent])
 
-    def _on_reply(self, msg: Message) -> bytes | None:
+    def _on_reply(self, msg: Message) -> bytes:
         self._sections(msg, 2)
         stage = self._stages[-1]
         mine_doubled, peer_values = msg.sections
@@ -347,10 +361,10 @@ class PsiParty:
             sections.append(self._open_stage(nxt))
             self._expect = REPLY
         else:
-            self._finish()
+            self._expect = DONE
         return encode_message(RETURN, nxt - 1, sections)
 
-    def _on_return(self, msg: Message) -> bytes | None:
+    def _on_return(self, msg: Message) -> bytes:
         last = len(self._stages) == len(self.types)
         self._sections(msg, 1 if last else 2)
         stage = self._stages[-1]
@@ -362,8 +376,20 @@ class PsiParty:
         self._settle(stage, mine_doubled, self._peer_doubled)
         if last:
             self._finish()
-            return None
+            return encode_message(DONE, msg.stage, [[self._confirmation()]])
         return self._reply(msg.sections[1])
+
+    def _on_done(self, msg: Message) -> None:
+        self._sections(msg, 1)
+        if msg.sections[0] != (self._confirmation(),):
+            raise MatchError(
+                "the parties ended with different match_keys; the run is void (peer misbehaved "
+                "or messages were altered)"
+            )
+        self._finish()
+
+    def _confirmation(self) -> bytes:
+        return confirmation(m.match_key for m in self._matched.values())
 
     # -- helpers -------------------------------------------------------------------------------
 
