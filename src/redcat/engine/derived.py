@@ -85,7 +85,6 @@ def outcomes(
     terms = engine.table("brand_terms")
     if brand_id is not None:
         shops = shops.filter(shops.brand_id == brand_id)
-        terms = terms.filter(terms.brand_id == brand_id)
 
     searches = commerce.filter((commerce.event == "search") & commerce.query.notnull())
     hit = searches.join(
@@ -95,6 +94,13 @@ def outcomes(
             searches.query.lower().contains(terms.term.lower()),
         ],
     )
+    # A query belongs to the brand(s) of its longest matching term on that retailer, so that
+    # "anna sui lipstick" is a search for the brand "Anna Sui", not also for a brand "Ann".
+    hit = hit.mutate(term_length=hit.term.length())
+    longest = hit.term_length.max().over(group_by=[hit.retailer_id, hit.event_id])
+    hit = hit.filter(hit.term_length == longest)
+    if brand_id is not None:
+        hit = hit.filter(hit.brand_id == brand_id)
     brand_searches = hit.select(
         hit.match_key,
         hit.brand_id,
@@ -107,8 +113,12 @@ def outcomes(
 
     at_shop = commerce.filter(commerce.event.isin(("visit", "favorite", "cart", "order")))
     shop_hit = at_shop.join(shops, ["retailer_id", "shop_id"])
+    # Separate key spaces: an order without an id must not merge with an order whose id
+    # happens to equal its event id.
     shop_rows = shop_hit.mutate(
-        order_key=shop_hit.order_id.fill_null(shop_hit.event_id),
+        order_key=ibis.ifelse(
+            shop_hit.order_id.isnull(), "ev:" + shop_hit.event_id, "id:" + shop_hit.order_id
+        ),
     )
     non_orders = shop_rows.filter(shop_rows.event != "order").select(
         "match_key",
@@ -120,8 +130,7 @@ def outcomes(
         amount=ibis.null().cast("float64"),
     )
     orders = shop_rows.filter(shop_rows.event == "order")
-    orders = orders.group_by(["retailer_id", "order_key"]).agg(
-        match_key=orders.match_key.min(),
+    orders = orders.group_by(["retailer_id", "match_key", "order_key"]).agg(
         brand_id=orders.brand_id.min(),
         ts=orders.ts.min(),
         amount=orders.amount.fill_null(0.0).sum(),
@@ -132,7 +141,9 @@ def outcomes(
         "retailer_id",
         event=ibis.literal("order"),
         ts=orders.ts,
-        event_key=orders.retailer_id + ":order:" + orders.order_key,
+        event_key=orders.retailer_id
+        + ibis.ifelse(orders.order_key.startswith("id:"), ":order:", ":event:")
+        + orders.order_key.substr(3),
         amount=orders.amount,
     )
     prev = orders.ts.lag().over(
@@ -189,7 +200,9 @@ def journey_touches(engine: Engine, brand_id: str, *, click_days: int, view_days
             tch.match_key == conv.match_key,
             tch.ts < conv.ts,
             conv.ts <= window_end,
-            conv.prev_ts.isnull() | (tch.ts > conv.prev_ts),
+            # A touch at the same instant as the previous order could not serve it (touches
+            # must come strictly before), so it may serve this one.
+            conv.prev_ts.isnull() | (tch.ts >= conv.prev_ts),
         ],
     ).select(
         journey_id=conv.event_key,
