@@ -57,7 +57,11 @@ class Windows:
 
     def decision_cycle(self, category: str | None) -> Windows:
         """Return these windows with the funnel window set to ``category``'s decision cycle
-        (unchanged when the category is None or has no cycle in ``category_days``)."""
+        (unchanged when the category is None); raises :class:`ConfigError` for a category with
+        no cycle in ``category_days``."""
+        if category is not None and category not in self.category_days:
+            known = ", ".join(sorted(self.category_days))
+            raise ConfigError(f"unknown category {category!r} (known: {known})")
         return replace(self, funnel_days=self.for_category(category))
 
     def for_category(self, category: str | None) -> int:

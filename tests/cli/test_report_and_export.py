@@ -151,7 +151,8 @@ def test_category_decision_cycle_sets_the_funnel_window(store, tmp_path, capsys)
     assert orders() == 2.0
     assert orders("--category", "skincare") == 3.0
     assert orders("--category", "skincare", "--funnel-days", "15") == 2.0
-    assert orders("--category", "no-such-category") == 2.0
+    assert main(["report", "--brand", "B1", "--store", str(store), "--category", "cars"]) == 2
+    assert "unknown category 'cars' (known: apparel, baby_food" in capsys.readouterr().err
 
 
 def test_creator_and_campaign_tables_carry_credits(store, tmp_path, capsys):
@@ -167,3 +168,35 @@ def test_creator_and_campaign_tables_carry_credits(store, tmp_path, capsys):
     assert creators.loc["c2", "orders_first"] == 1.0
     campaigns = pd.read_csv(out / "campaigns.csv", encoding="utf-8-sig").set_index("campaign_id")
     assert campaigns.loc["C1", "orders_last"] == 1.0
+
+
+def test_out_must_not_be_a_file(store, tmp_path, capsys):
+    target = tmp_path / "taken.csv"
+    target.write_text("x")
+    for fmt in ("csv", "html"):
+        assert (
+            main(
+                [
+                    "report",
+                    "--brand",
+                    "B1",
+                    "--format",
+                    fmt,
+                    "--out",
+                    str(target),
+                    "--store",
+                    str(store),
+                ]
+            )
+            == 2
+        )
+        assert "is a file" in capsys.readouterr().err
+    assert target.read_text() == "x"
+
+
+def test_a_store_that_is_not_duckdb_is_one_line(tmp_path, capsys):
+    junk = tmp_path / "junk.duckdb"
+    junk.write_text("not a database")
+    assert main(["report", "--brand", "B1", "--store", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open store") and err.count("\n") == 1

@@ -10,6 +10,7 @@ import typer
 
 from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, console
 from redcat.engine import open_engine
+from redcat.errors import ConfigError
 from redcat.report.assemble import build_report, load_truth
 from redcat.report.html import render_html_bundle
 from redcat.report.tables import export_csv, frames_for_csv, print_report
@@ -56,6 +57,8 @@ def report_cmd(
     store: StoreOption = DEFAULT_STORE_PATH,
 ) -> None:
     """Report a brand's funnel, per-note results and attribution model comparison."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; give a folder for the report's files")
     windows = Windows().decision_cycle(category)
     if funnel_days is not None:
         windows = dataclasses.replace(windows, funnel_days=funnel_days)

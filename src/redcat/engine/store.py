@@ -75,7 +75,10 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"store {path} does not exist; run `redcat ingest` first")
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:  # locked by another process, not a DuckDB file, ...
+        raise StoreError(f"cannot open store {path}: {exc}") from None
     if not read_only:
         ensure_schema(con)
     return con
