@@ -268,3 +268,51 @@ def test_a_confirmation_that_disagrees_voids_the_run() -> None:
     with pytest.raises(MatchError, match="not finished"):
         a.result()
     assert not a.done
+
+
+def _reference_waterfall(
+    a: dict[str, dict[str, str]], b: dict[str, dict[str, str]]
+) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """Plain sequential waterfall on already-normal values: person -> (type, shared value)."""
+    got_a: dict[str, tuple[str, str]] = {}
+    got_b: dict[str, tuple[str, str]] = {}
+    for t in ("phone", "email", "device_id"):
+        va = {ids[t] for p, ids in a.items() if t in ids and p not in got_a}
+        vb = {ids[t] for p, ids in b.items() if t in ids and p not in got_b}
+        shared = va & vb
+        for side, got in ((a, got_a), (b, got_b)):
+            for p, ids in side.items():
+                if p not in got and ids.get(t) in shared:
+                    got[p] = (t, ids[t])
+    return got_a, got_b
+
+
+_person = st.fixed_dictionaries(
+    {},
+    optional={
+        "phone": st.integers(0, 6).map(lambda i: f"+861380000000{i}"),
+        "email": st.integers(0, 6).map(lambda i: f"u{i}@example.com"),
+        "device_id": st.integers(0, 6).map(lambda i: f"dev-{i}"),
+    },
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.dictionaries(st.text("abc", min_size=1, max_size=3), _person, max_size=8),
+    st.dictionaries(st.text("xyz", min_size=1, max_size=3), _person, max_size=8),
+)
+def test_waterfall_agrees_with_a_plain_reference(
+    people_a: dict[str, dict[str, str]], people_b: dict[str, dict[str, str]]
+) -> None:
+    a = PsiParty("initiator", people_a)
+    b = PsiParty("responder", people_b)
+    run_in_process(a, b)
+    ref_a, ref_b = _reference_waterfall(people_a, people_b)
+    ra, rb = a.result(), b.result()
+    assert {m.user_key: m.id_type for m in ra.matches} == {p: t for p, (t, _) in ref_a.items()}
+    assert {m.user_key: m.id_type for m in rb.matches} == {p: t for p, (t, _) in ref_b.items()}
+    assert ra.match_keys == rb.match_keys
+    key_of_value = {ref_a[m.user_key]: m.match_key for m in ra.matches}
+    for m in rb.matches:
+        assert key_of_value[ref_b[m.user_key]] == m.match_key
