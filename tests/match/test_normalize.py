@@ -100,3 +100,10 @@ def test_any_text_is_normalized_or_rejected_and_normal_forms_are_fixed_points(
         assert exc.reason
         return
     assert normalize(id_type, value) == value
+
+
+def test_digits_of_other_scripts_are_not_phone_digits() -> None:
+    with pytest.raises(Rejected):
+        normalize("phone", "١٣٨١٢٣٤٥٦٧٨")  # Arabic-Indic digits: \\d would take them
+    with pytest.raises(Rejected):
+        normalize("phone", "1३812345678")  # one Devanagari digit
