@@ -34,6 +34,7 @@ def identifiers(n: int, overlap: float) -> tuple[list[str], list[str]]:
 def run(n: int, overlap: float, workers: int) -> dict[str, Any]:
     """Run one PSI of ``n`` x ``n`` phone numbers; return the measurements (seconds, bytes, KiB)."""
     a_ids, b_ids = identifiers(n, overlap)
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine slows the run
     t0 = time.perf_counter()
     a = PsiParty.from_identifiers("initiator", a_ids, "phone", workers=workers)
     b = PsiParty.from_identifiers("responder", b_ids, "phone", workers=workers)
@@ -71,6 +72,7 @@ def run(n: int, overlap: float, workers: int) -> dict[str, Any]:
         "matched": len(ra.matches),
         "workers_per_party": workers,
         "cores": os.cpu_count(),
+        "load_avg_1m_before_after": [load_before, round(os.getloadavg()[0], 2)],
         "wall_s": round(total, 2),
         "steps_s": {k: round(v, 2) for k, v in steps.items()},
         "bytes_initiator": sent["initiator"],

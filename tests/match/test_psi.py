@@ -66,6 +66,8 @@ def test_nothing_raw_or_plainly_hashed_crosses_and_keys_are_not_public_hashes() 
             hash_to_u("user_key", ident),
         ):
             assert needle not in wire
+    for party in (a, b):
+        assert party._blinder._secret not in wire  # each side's scalar stays with it
     public = {hashlib.sha256(s.encode()).hexdigest()[:32] for s in SHARED}
     assert not public & a.result().match_keys
     # B received 55 values from A and learnt nothing that names A's own people: every value it
