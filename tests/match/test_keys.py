@@ -58,6 +58,9 @@ def test_low_order_point_is_a_point_error() -> None:
         x25519(new_secret(), bytes(32))
     with Blinder(new_secret(), workers=1) as blinder, pytest.raises(PointError, match="value 1"):
         blinder.blind([hash_to_u("phone", "x"), bytes(32)])
+    # the same from a worker process
+    with Blinder(new_secret(), workers=2, parallel_min=2) as pool, pytest.raises(PointError):
+        pool.blind([hash_to_u("phone", "x"), bytes(32)])
 
 
 def test_parallel_batches_equal_serial() -> None:

@@ -22,11 +22,15 @@ cost more than the X25519 operation itself (~31 µs).
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from redcat.errors import MatchError
 
 POINT_BYTES = 32
 _HASH_TAG = b"redcat/psi/hash-to-u/v1\x00"
@@ -119,7 +123,11 @@ class Blinder:
 
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            # fork: workers need nothing re-imported (forkserver/spawn re-run __main__, which
+            # breaks under some launchers) and touch only hashlib and cryptography after forking.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork") if "fork" in methods else None
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
         return self._pool
 
     def hash_and_blind(self, id_type: str, identifiers: Sequence[str]) -> list[bytes]:
@@ -133,7 +141,7 @@ class Blinder:
                 pool.submit(_hash_blind_chunk, self._secret, id_type, identifiers[i:j])
                 for i, j in _chunks(n, self.chunk)
             ]
-            blob = b"".join(p.result() for p in parts)
+            blob = _gather(parts)
         return split_points(blob)
 
     def blind(self, points: Sequence[bytes]) -> list[bytes]:
@@ -148,8 +156,18 @@ class Blinder:
                 pool.submit(_blind_blob, self._secret, b"".join(points[i:j]))
                 for i, j in _chunks(n, self.chunk)
             ]
-            blob = b"".join(p.result() for p in parts)
+            blob = _gather(parts)
         return split_points(blob)
+
+
+def _gather(parts: list[Future[bytes]]) -> bytes:
+    try:
+        return b"".join(p.result() for p in parts)
+    except BrokenProcessPool:
+        raise MatchError("a PSI worker process died (out of memory or killed?)") from None
+    finally:
+        for p in parts:
+            p.cancel()
 
 
 def _chunks(n: int, size: int) -> list[tuple[int, int]]:
