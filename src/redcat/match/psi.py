@@ -258,12 +258,25 @@ class PsiParty:
 
     @classmethod
     def from_identifiers(
-        cls, role: Role, identifiers: Iterable[str], id_type: str = "user_key", **kw: object
+        cls,
+        role: Role,
+        identifiers: Iterable[str],
+        id_type: str = "user_key",
+        *,
+        workers: int | None = None,
+        parallel_min: int = 20_000,
+        max_set_size: int = MAX_SET_SIZE,
     ) -> PsiParty:
-        """A party whose people are its identifiers of one type (each raw value is its own
-        ``user_key``); keyword arguments go to the constructor."""
-        people = {raw: {id_type: raw} for raw in identifiers}
-        return cls(role, people, types=(id_type,), **kw)  # type: ignore[arg-type]
+        """A party whose people are its identifiers of one type: each raw value is its own
+        ``user_key`` (as the ``--ids`` file gives it) and its only identifier."""
+        return cls(
+            role,
+            {raw: {id_type: raw} for raw in identifiers},
+            types=(id_type,),
+            workers=workers,
+            parallel_min=parallel_min,
+            max_set_size=max_set_size,
+        )
 
     def _normalize_all(self, people: Mapping[str, Mapping[str, object]]) -> None:
         for user_key, ids in people.items():
