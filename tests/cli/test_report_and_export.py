@@ -89,7 +89,7 @@ def test_paths_export_journeys_and_aggregate(store, tmp_path, capsys):
     )
     rows = [json.loads(line) for line in journeys.read_text().splitlines()]
     assert [(r["journey_id"], r["path"], r["kinds"]) for r in rows] == [
-        ("tmall:order:o1", "n1 > n1", "view > click"),
+        ("tmall:order:o1", "n1 > n1 > n1", "view > view > click"),
         ("tmall:order:o2", "n2", "view"),
     ]
     agg = tmp_path / "paths.csv"
@@ -111,7 +111,7 @@ def test_paths_export_journeys_and_aggregate(store, tmp_path, capsys):
     )
     assert agg.read_text().splitlines() == [
         "path;total_conversions;total_conversion_value;total_null",
-        "n1 > n1;1;99.5;0",
+        "n1 > n1 > n1;1;99.5;0",
         "n2;1;10.0;0",
     ]
     # the aggregated export feeds `redcat paths attribute` as it is

@@ -3,7 +3,7 @@
 import pytest
 
 from redcat.engine import open_engine
-from redcat.engine.derived import conversions, journey_touches, outcomes
+from redcat.engine.derived import conversions, journey_touches, outcomes, touches
 from redcat.match import run_direct_match
 
 
@@ -62,3 +62,44 @@ def test_a_touch_at_an_orders_instant_serves_the_next_order(engine):
     served = rows.loc[rows["converted"], "journey_id"].tolist()
     assert "tmall:order:oH2" in served  # uH saw n1 at the very second of oH1
     assert "tmall:order:oH1" not in served
+
+
+@pytest.fixture
+def visits(tmp_path):
+    eng = open_engine(tmp_path / "v.duckdb")
+    con = eng.duck
+    con.execute("INSERT INTO notes VALUES ('n1','B1','c1','ad',NULL,'2026-05-01','t1')")
+    con.execute("INSERT INTO shops VALUES ('tmall','s1','B1')")
+    con.execute(
+        """INSERT INTO content_events VALUES
+        ('a1','uA','n1','2026-05-01 10:00:00','impression','feed'),
+        ('a2','uA','n1','2026-05-01 10:00:12','read','feed'),
+        ('a3','uA','n1','2026-05-01 23:00:00','impression','feed'),
+        ('g1','uG','n1','2026-05-01 09:00:00','impression','feed')"""
+    )
+    con.execute(
+        """INSERT INTO commerce_events VALUES
+        ('tmall','x1','uA','s1','2026-05-31 22:00','order',NULL,'p','oA',9),
+        ('tmall','x2','uG','s1','2026-06-15 09:00','order',NULL,'p','oG',4)"""
+    )
+    run_direct_match(con, "salt")
+    yield eng
+    eng.close()
+
+
+def test_a_read_seconds_after_its_impression_is_one_click_touch(visits):
+    rows = visits.execute(touches(visits, "B1")).sort_values("ts")
+    # uG's 09:00 view; uA's 10:00 impression and read 12 s later (one click touch); uA's 23:00 view
+    assert [t.strftime("%H:%M") for t in rows["ts"]] == ["09:00", "10:00", "23:00"]
+    assert rows["is_click"].tolist() == [False, True, False]
+
+
+def test_each_visit_keeps_its_own_time_and_stale_touches_wait_in_open_journeys(visits):
+    rows = visits.execute(journey_touches(visits, "B1", click_days=15, view_days=30))
+    # oA is 30 days 23 hours after the 23:00 view: inside the 30-day view window; the 10:00
+    # click visit is outside the 15-day click window and waits in uA's open journey before oA.
+    oa = rows[rows["journey_id"] == "tmall:order:oA"]
+    assert oa["is_click"].tolist() == [False]
+    idle = rows[~rows["converted"]].sort_values("ts")
+    assert idle["is_click"].tolist() == [False, True]  # uG's view (45 days before oG), uA's click
+    assert all(j.endswith(":0") for j in idle["journey_id"])  # both before any order

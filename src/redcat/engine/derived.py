@@ -4,8 +4,8 @@ All are portable Ibis expressions over the clean-room tables written by ``match`
 (``cr_content_events``, ``cr_commerce_events``) and the parties' reference tables (``notes``,
 ``spend``, ``shops``, ``brand_terms``). Users appear as ``match_key`` only.
 
-- A *touch* is one user's exposure to one note: at most one view touch (impression) and one click
-  touch (read, engagement or ad-link click) per user, note and day, at the first such moment.
+- A *touch* is one user's visit to one note (events less than ``TOUCH_GAP_MINUTES`` apart): a
+  click touch if the user read, engaged or clicked the ad link in it, a view touch otherwise.
 - An *outcome* is a retailer event that belongs to a brand: a brand-term search (回搜; the query
   contains one of the brand's terms on that retailer, case-insensitive) or a visit, favorite, cart
   or order at one of the brand's shops.
@@ -23,6 +23,8 @@ from redcat.engine.core import Engine
 from redcat.settings import CLICK_EVENTS, VIEW_EVENTS
 
 TOUCH_EVENTS: tuple[str, ...] = VIEW_EVENTS + CLICK_EVENTS
+#: Events of one user on one note closer than this (minutes) form one touch.
+TOUCH_GAP_MINUTES = 30
 OUTCOME_EVENTS: tuple[str, ...] = ("search", "visit", "favorite", "cart", "order")
 
 
@@ -59,17 +61,33 @@ def notes_dim(engine: Engine, brand_id: str | None = None) -> ir.Table:
     )
 
 
-def touches(engine: Engine, brand_id: str | None = None) -> ir.Table:
+def touches(
+    engine: Engine, brand_id: str | None = None, *, gap_minutes: int = TOUCH_GAP_MINUTES
+) -> ir.Table:
     """Return matched users' touches: ``match_key``, ``brand_id``, ``note_id``, ``creator_id``,
-    ``campaign_id``, ``is_click`` (bool), ``ts`` (first moment of that kind that day)."""
+    ``campaign_id``, ``is_click`` (bool), ``ts``.
+
+    One touch is one *visit* of a user to a note: that user's events on that note with no gap
+    longer than ``gap_minutes`` between them. It starts at the visit's first event and is a click
+    touch when any event in it is a click (a read arrives seconds after its impression: one touch,
+    not a view and a click).
+    """
     events = engine.table("cr_content_events")
     notes = notes_dim(engine, brand_id)
-    ev = events.filter(events.event.isin(TOUCH_EVENTS))
-    ev = ev.mutate(is_click=ev.event.isin(CLICK_EVENTS), day=ev.ts.date())
-    joined = ev.join(notes, "note_id")
-    return joined.group_by(
-        ["match_key", "brand_id", "note_id", "creator_id", "campaign_id", "is_click", "day"]
-    ).agg(ts=joined.ts.min())
+    ev = events.filter(events.event.isin(TOUCH_EVENTS)).join(notes, "note_id")
+    ev = ev.mutate(is_click=ev.event.isin(CLICK_EVENTS))
+    order = [ev.ts, ev.event_id]
+    prev = ev.ts.lag().over(group_by=[ev.match_key, ev.note_id], order_by=order)
+    starts = prev.isnull() | (ev.ts > prev + ibis.interval(minutes=gap_minutes))
+    ev = ev.mutate(starts=starts.cast("int64"))
+    ev = ev.mutate(
+        visit=ev.starts.cumsum(group_by=[ev.match_key, ev.note_id], order_by=[ev.ts, ev.event_id])
+    )
+    return (
+        ev.group_by(["match_key", "brand_id", "note_id", "creator_id", "campaign_id", "visit"])
+        .agg(ts=ev.ts.min(), is_click=ev.is_click.any())
+        .drop("visit")
+    )
 
 
 def outcomes(
@@ -175,7 +193,8 @@ def journey_touches(engine: Engine, brand_id: str, *, click_days: int, view_days
     touches of the brand's notes with touch.ts < order.ts ≤ touch.ts + window (``click_days`` for
     click touches, ``view_days`` for views), made after the buyer's previous order of the brand
     on any retailer (a touch is credited to one order at most). A *non-converting journey* holds a
-    user's touches after their last order of the brand (all touches if they never ordered).
+    user's touches that serve no order, one journey per gap between consecutive orders (touches
+    after the last order, or of users who never ordered, included).
 
     Columns: ``journey_id``, ``converted`` (bool), ``retailer_id`` and ``conversion_ts`` (null for
     non-converting), ``value`` (GMV, currency; 0 for non-converting), ``note_id``, ``creator_id``,
@@ -205,6 +224,7 @@ def journey_touches(engine: Engine, brand_id: str, *, click_days: int, view_days
             conv.prev_ts.isnull() | (tch.ts >= conv.prev_ts),
         ],
     ).select(
+        match_key=tch.match_key,
         journey_id=conv.event_key,
         converted=ibis.literal(True),
         retailer_id=conv.retailer_id,
@@ -216,21 +236,28 @@ def journey_touches(engine: Engine, brand_id: str, *, click_days: int, view_days
         is_click=tch.is_click,
         ts=tch.ts,
     )
-    last = conv.group_by("match_key").agg(last_ts=conv.ts.max())
-    open_touches = tch.left_join(last, "match_key")
-    open_touches = open_touches.filter(
-        open_touches.last_ts.isnull() | (open_touches.ts > open_touches.last_ts)
-    )
-    non_converting = open_touches.select(
-        journey_id="open:" + open_touches.match_key.substr(0, 16),
+    # Every touch that serves no order joins a non-converting journey: one per user and gap
+    # between consecutive orders (numbered by how many orders came before it).
+    served = converting.select(
+        match_key=converting.match_key, note_id=converting.note_id, ts=converting.ts
+    ).distinct()
+    idle = tch.anti_join(served, ["match_key", "note_id", "ts"])
+    prior = conv.select(buyer=conv.match_key, order_ts=conv.ts)
+    before = idle.left_join(prior, [idle.match_key == prior.buyer, prior.order_ts <= idle.ts])
+    idle = before.group_by(
+        ["match_key", "note_id", "creator_id", "campaign_id", "is_click", "ts"]
+    ).agg(gap=before.order_ts.count())
+    non_converting = idle.select(
+        journey_id="open:" + idle.match_key.substr(0, 16) + ":" + idle.gap.cast("string"),
         converted=ibis.literal(False),
         retailer_id=ibis.null().cast("string"),
         conversion_ts=ibis.null().cast(conv.ts.type()),
         value=ibis.literal(0.0),
-        note_id=open_touches.note_id,
-        creator_id=open_touches.creator_id,
-        campaign_id=open_touches.campaign_id,
-        is_click=open_touches.is_click,
-        ts=open_touches.ts,
+        note_id=idle.note_id,
+        creator_id=idle.creator_id,
+        campaign_id=idle.campaign_id,
+        is_click=idle.is_click,
+        ts=idle.ts,
     )
+    converting = converting.drop("match_key")
     return converting.union(non_converting)
