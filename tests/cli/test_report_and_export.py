@@ -199,4 +199,4 @@ def test_a_store_that_is_not_duckdb_is_one_line(tmp_path, capsys):
     junk.write_text("not a database")
     assert main(["report", "--brand", "B1", "--store", str(junk)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot open store") and err.count("\n") == 1
+    assert err.startswith("error: cannot open the store") and err.count("\n") == 1

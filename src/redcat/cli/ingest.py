@@ -9,7 +9,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import duckdb
 import pandas as pd
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn
@@ -24,7 +23,6 @@ from redcat.cli.common import (
     rich_table,
 )
 from redcat.engine.store import connect
-from redcat.errors import StoreError
 from redcat.ingest.load import FileReport, ProgressFn, ingest_party
 from redcat.ingest.quarantine import quarantine_count, quarantine_frame
 
@@ -79,19 +77,10 @@ def _note(message: str) -> None:
     err_console.print(f"note: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _open(store: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open the store, turning DuckDB's own failure (e.g. a store another process holds open
-    for writing) into one clear line."""
-    try:
-        return connect(store, read_only=read_only)
-    except duckdb.Error as exc:
-        raise StoreError(f"cannot open the store {store}: {exc}") from exc
-
-
 def _ingest(
     party: str, directory: Path, retailer: str | None, store: Path, fmt: ReportFormat
 ) -> None:
-    con = _open(store)
+    con = connect(store)
     try:
         with _progress() as progress:
             reports = ingest_party(
@@ -175,7 +164,7 @@ def quarantine_cmd(
     fmt: Annotated[TableFormat, typer.Option("--format")] = TableFormat.table,
 ) -> None:
     """Show quarantined rows: file, table, retailer, row, field and reason, with the raw row."""
-    con = _open(store, read_only=True)
+    con = connect(store, read_only=True)
     try:
         frame = quarantine_frame(con, file=file, limit=limit)
         total = quarantine_count(con, file=file)

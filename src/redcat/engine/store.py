@@ -78,7 +78,7 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.Error as exc:  # locked by another process, not a DuckDB file, ...
-        raise StoreError(f"cannot open store {path}: {exc}") from None
+        raise StoreError(f"cannot open the store {path}: {exc}") from None
     if not read_only:
         ensure_schema(con)
     return con
