@@ -21,14 +21,15 @@ def test_brand_kpis_by_hand(engine):
         "spend": 150.0,
         "impressions": 4.0,  # e1, e2, e4, e5
         "reach": 3.0,  # u1, u2, u3 (the content platform's own figure, all users)
+        "matched_reach": 2.0,  # u1, u2: u3 is on no retailer
         "reads": 1.0,
         "ctr": 0.25,
         "interactions": 0.0,
         "interaction_rate": 0.0,
         "back_search_users": 1.0,  # u1 searched "acme cream" after seeing n1
-        "back_search_rate": 1 / 3,
+        "back_search_rate": 1 / 2,  # over matched reach: the same population as the numerator
         "visitors": 1.0,
-        "visit_rate": 1 / 3,
+        "visit_rate": 1 / 2,
         "cost_per_visit": 150.0,
         "carts": 0.0,
         "orders": 2.0,  # o1 (u1 after n1), o2 (u2 after n2); o3's buyer was never exposed
@@ -77,13 +78,13 @@ def test_stages_are_distinct_users(engine):
         "cart",
         "order",
     ]
-    assert stages["users"].tolist() == [3, 1, 0, 1, 1, 0, 2]
-    assert stages["rate_from_reach"].tolist()[-1] == pytest.approx(2 / 3)
-    # reach 3 → read 1 → interaction 0 → back-search 1 (not a subset of 0) → visit 1 → cart 0
-    # → order 2 (more buyers than cart users: buying needs no cart event)
+    # matched people throughout: reach 2 → read 1 → interaction 0 → back-search 1 (not a subset
+    # of 0) → visit 1 → cart 0 → order 2 (more buyers than cart users: buying needs no cart event)
+    assert stages["users"].tolist() == [2, 1, 0, 1, 1, 0, 2]
+    assert stages["rate_from_reach"].tolist()[-1] == 1.0
     steps = stages["rate_from_previous"]
     assert steps.isna().tolist() == [True, False, False, True, False, False, True]
-    assert steps.dropna().tolist() == [1 / 3, 0.0, 1.0, 0.0]
+    assert steps.dropna().tolist() == [1 / 2, 0.0, 1.0, 0.0]
 
 
 def test_daily_outcomes_fall_on_their_own_day(engine):

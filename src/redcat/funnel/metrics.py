@@ -11,8 +11,10 @@ Two sources, kept apart on purpose:
   brand-level figures count each outcome and user once.
 
 Rates: CTR = reads ÷ impressions; interaction rate = interactions ÷ impressions; back-search and
-visit rates = users ÷ reach (people); cost per visit = spend ÷ visitors (currency per person);
-ROI = touched GMV ÷ spend. Undefined ratios (zero denominator) are null, never 0 or infinity.
+visit rates = users ÷ matched reach (people both sides hold who saw the notes: numerator and
+denominator come from the same population); cost per visit = spend ÷ matched visitors (currency per
+person); ROI = touched GMV ÷ spend. The funnel stages count matched people throughout. Undefined
+ratios (zero denominator) are null, never 0 or infinity.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ KPI_KEYS: tuple[str, ...] = (
     "spend",
     "impressions",
     "reach",
+    "matched_reach",
     "reads",
     "ctr",
     "interactions",
@@ -94,6 +97,7 @@ class FunnelSources:
     """
 
     content: ir.Table
+    matched: ir.Table
     pairs: ir.Table
     dims: pd.DataFrame
 
@@ -104,6 +108,9 @@ def funnel_sources(engine: Engine, brand_id: str, windows: Windows) -> FunnelSou
     events = engine.table("content_events")
     content = events.join(notes, "note_id")
     content = content.mutate(day=content.ts.date())
+    cr_events = engine.table("cr_content_events")
+    matched = cr_events.join(notes, "note_id")
+    matched = matched.mutate(day=matched.ts.date())
     tch = touches(engine, brand_id)
     out = outcomes(engine, brand_id, new_customer_days=windows.new_customer_days)
     joined = tch.join(
@@ -127,21 +134,32 @@ def funnel_sources(engine: Engine, brand_id: str, windows: Windows) -> FunnelSou
         out.amount,
         out.is_new,
     )
-    return FunnelSources(content=content.cache(), pairs=pairs.cache(), dims=engine.execute(notes))
+    return FunnelSources(
+        content=content.cache(),
+        matched=matched.cache(),
+        pairs=pairs.cache(),
+        dims=engine.execute(notes),
+    )
 
 
 def content_metrics(sources: FunnelSources, by: str) -> ir.Table:
     """Return the content platform's own figures per ``by`` (a notes column, or ``day``):
-    impressions, reach (people), reads, interactions (events), read_users, interaction_users."""
+    impressions, reach (people), reads, interactions (events) over all its users, and
+    matched_reach, matched_read_users, matched_interaction_users (people both sides hold)."""
     ev = sources.content
-    return ev.group_by(by).agg(
+    own = ev.group_by(by).agg(
         impressions=ev.count(where=ev.event == "impression"),
         reach=ev.user_key.nunique(where=ev.event == "impression"),
         reads=ev.count(where=ev.event == "read"),
         interactions=ev.count(where=ev.event.isin(INTERACTION_EVENTS)),
-        read_users=ev.user_key.nunique(where=ev.event == "read"),
-        interaction_users=ev.user_key.nunique(where=ev.event.isin(INTERACTION_EVENTS)),
     )
+    m = sources.matched
+    matched = m.group_by(by).agg(
+        matched_reach=m.match_key.nunique(where=m.event == "impression"),
+        matched_read_users=m.match_key.nunique(where=m.event == "read"),
+        matched_interaction_users=m.match_key.nunique(where=m.event.isin(INTERACTION_EVENTS)),
+    )
+    return own.left_join(matched, by).drop(f"{by}_right")
 
 
 def touched_outcomes(sources: FunnelSources, by: str) -> ir.Table:
@@ -204,8 +222,9 @@ _COUNT_COLUMNS = (
     "reach",
     "reads",
     "interactions",
-    "read_users",
-    "interaction_users",
+    "matched_reach",
+    "matched_read_users",
+    "matched_interaction_users",
     "back_search_users",
     "visitors",
     "cart_users",
@@ -227,8 +246,8 @@ def _finish(table: pd.DataFrame, *, sort_by: str) -> pd.DataFrame:
             table[col] = table[col].fillna(0.0).astype("float64")
     table["ctr"] = _ratio(table["reads"], table["impressions"])
     table["interaction_rate"] = _ratio(table["interactions"], table["impressions"])
-    table["back_search_rate"] = _ratio(table["back_search_users"], table["reach"])
-    table["visit_rate"] = _ratio(table["visitors"], table["reach"])
+    table["back_search_rate"] = _ratio(table["back_search_users"], table["matched_reach"])
+    table["visit_rate"] = _ratio(table["visitors"], table["matched_reach"])
     if "spend" in table:
         table["cost_per_visit"] = _ratio(table["spend"], table["visitors"])
         table["roi"] = _ratio(table["gmv"], table["spend"])
@@ -282,9 +301,9 @@ def brand_funnel(engine: Engine, brand_id: str, windows: Windows | None = None) 
 
 def _stages(row: pd.Series) -> pd.DataFrame:
     users = [
-        row.get("reach", 0),
-        row.get("read_users", 0),
-        row.get("interaction_users", 0),
+        row.get("matched_reach", 0),
+        row.get("matched_read_users", 0),
+        row.get("matched_interaction_users", 0),
         row.get("back_search_users", 0),
         row.get("visitors", 0),
         row.get("cart_users", 0),

@@ -32,6 +32,7 @@ COLUMN_KINDS: Mapping[str, Kind] = {
     "spend": "money",
     "impressions": "count",
     "reach": "count",
+    "matched_reach": "count",
     "reads": "count",
     "ctr": "rate",
     "interactions": "count",

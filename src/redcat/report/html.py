@@ -42,7 +42,7 @@ HTML_LANG: dict[Lang, str] = {"zh": "zh-CN", "en": "en"}
 
 #: Headline cards: (group text key, main metric, secondary metrics); together every KPI once.
 KPI_CARDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("kpi_group_exposure", "reach", ("impressions", "reads", "ctr")),
+    ("kpi_group_exposure", "reach", ("impressions", "matched_reach", "reads", "ctr")),
     ("kpi_group_engagement", "interactions", ("interaction_rate",)),
     ("kpi_group_search", "back_search_users", ("back_search_rate",)),
     ("kpi_group_visit", "visitors", ("visit_rate", "cost_per_visit")),

@@ -21,6 +21,7 @@ METRICS: Mapping[str, tuple[str, str]] = {
     "spend": ("花费", "Spend"),
     "impressions": ("曝光量", "Impressions"),
     "reach": ("曝光人数", "Reach"),
+    "matched_reach": ("匹配曝光人数", "Matched reach"),
     "reads": ("阅读量", "Reads"),
     "ctr": ("点击率", "CTR"),
     "interactions": ("互动量", "Interactions"),
