@@ -92,7 +92,8 @@ class IngestSettings:
 @dataclass(frozen=True)
 class AttributionSettings:
     """Attribution defaults: time-decay half-life (days), position-based weights, Markov order,
-    and the Shapley exact-enumeration limit (channels) beyond which permutations are sampled."""
+    the Shapley exact-enumeration limit (channels) beyond which permutations are sampled, and
+    ``report_model``, whose credits reports use for orders, GMV and ROI per note."""
 
     half_life_days: float = 7.0
     position_first: float = 0.4
@@ -101,6 +102,9 @@ class AttributionSettings:
     shapley_exact_max_channels: int = 15
     shapley_samples: int = 2000
     seed: int = 0
+    # The model whose credits give per-note, creator and campaign orders, GMV and ROI in reports:
+    # last touch came closest to causal truth on the simulator's worlds (see README).
+    report_model: str = "last"
 
 
 @dataclass(frozen=True)

@@ -86,3 +86,30 @@ def test_credits_roll_up_to_creators_and_campaigns():
         ["last", "C1", 1.5, 15.0],
         ["linear", "C1", 3.0, 30.0],
     ]
+
+
+def test_credits_split_by_campaign_share():
+    import pandas as pd
+
+    from redcat.attribution.pipeline import credits_by
+
+    credits = pd.DataFrame(
+        {
+            "model": ["last", "last"],
+            "note_id": ["n1", "n2"],
+            "conversions": [3.0, 1.0],
+            "value": [30.0, 8.0],
+        }
+    )
+    shares = pd.DataFrame(
+        {
+            "note_id": ["n1", "n1", "n2"],
+            "campaign_id": ["C1", "C2", "C2"],
+            "share": [2 / 3, 1 / 3, 1.0],
+        }
+    )
+    out = credits_by(credits, shares, "campaign_id")
+    assert out["campaign_id"].tolist() == ["C1", "C2"]
+    assert out["conversions"].tolist() == pytest.approx([2.0, 2.0])
+    assert out["value"].tolist() == pytest.approx([20.0, 18.0])
+    assert out["conversions"].sum() == pytest.approx(credits["conversions"].sum())

@@ -167,7 +167,15 @@ def test_creator_and_campaign_tables_carry_credits(store, tmp_path, capsys):
     assert creators.loc["c1", "orders_markov"] == 1.0
     assert creators.loc["c2", "orders_first"] == 1.0
     campaigns = pd.read_csv(out / "campaigns.csv", encoding="utf-8-sig").set_index("campaign_id")
-    assert campaigns.loc["C1", "orders_last"] == 1.0
+    # n1's one order splits over its campaigns by spend: C1 paid 100 of 150, C2 50
+    assert campaigns.loc["C1", "orders_last"] == pytest.approx(2 / 3)
+    assert campaigns.loc["C2", "orders_last"] == pytest.approx(1 / 3)
+    assert campaigns.loc["C1", "gmv"] == pytest.approx(99.5 * 2 / 3)
+    assert campaigns.loc["C1", "roi"] == pytest.approx(99.5 * 2 / 3 / 100)
+    assert campaigns.loc["C2", "roi"] == pytest.approx(99.5 / 3 / 50)
+    notes = pd.read_csv(out / "notes.csv", encoding="utf-8-sig").set_index("note_id")
+    assert notes.loc["n1", ["orders", "gmv", "touched_orders"]].tolist() == [1.0, 99.5, 1.0]
+    assert notes.loc["n1", "roi"] == pytest.approx(99.5 / 150)
 
 
 def test_out_must_not_be_a_file(store, tmp_path, capsys):

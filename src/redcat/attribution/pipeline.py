@@ -153,10 +153,20 @@ def aggregate_paths(journeys: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def credits_by(credits: pd.DataFrame, notes: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Roll per-note credits up to ``key`` (``creator_id`` or ``campaign_id``, a column of
-    ``notes``): returns model, ``key``, conversions (orders), value (GMV), sorted by model and key.
-    Notes without a ``key`` value (e.g. unboosted notes have no campaign) are left out."""
-    joined = credits.merge(notes[["note_id", key]], on="note_id", how="left")
-    joined = joined.dropna(subset=[key])
+def credits_by(credits: pd.DataFrame, mapping: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Roll per-note credits up to ``key`` (e.g. ``creator_id`` or ``campaign_id``).
+
+    ``mapping`` has ``note_id``, ``key`` and optionally ``share``: the fraction of a note's credit
+    that goes to that key (e.g. a note boosted by two campaigns splits by spend); without it each
+    note goes wholly to its one key. Returns model, ``key``, conversions (orders), value (GMV),
+    sorted by model and key. Notes without a ``key`` value (unboosted notes have no campaign)
+    are left out.
+    """
+    cols = list(dict.fromkeys(["note_id", key, *(["share"] if "share" in mapping else [])]))
+    joined = credits.merge(mapping[cols], on="note_id", how="inner").dropna(subset=[key])
+    if "share" in joined:
+        joined = joined.assign(
+            conversions=joined["conversions"] * joined["share"],
+            value=joined["value"] * joined["share"],
+        )
     return joined.groupby(["model", key], sort=True)[["conversions", "value"]].sum().reset_index()

@@ -41,4 +41,6 @@ def export_cmd(
         frame.to_json(out, orient="records", lines=True, date_format="iso", force_ascii=False)
     else:
         raise ConfigError(f"--out {out}: use a .csv, .parquet or .jsonl file name")
-    console.print(f"wrote {len(frame):,} {'paths' if aggregate else 'journeys'} to {out}")
+    console.print(
+        f"wrote {len(frame):,} {'paths' if aggregate else 'journeys'} to {out}", soft_wrap=True
+    )

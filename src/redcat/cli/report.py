@@ -76,9 +76,9 @@ def report_cmd(
             typer.echo(frames_for_csv(data)["notes"].to_csv(index=False), nl=False)
         else:
             for path in export_csv(data, out):
-                console.print(f"wrote {path}")
+                console.print(f"wrote {path}", soft_wrap=True)
     else:
         target = out or Path(f"report-{brand}")
         paths = render_html_bundle(data, target)
         for language, path in paths.items():
-            console.print(f"{language}: {path}")
+            console.print(f"{language}: {path}", soft_wrap=True)

@@ -41,6 +41,19 @@ def note_campaigns(engine: Engine) -> ir.Table:
     return best.select("note_id", "campaign_id").join(totals, "note_id")
 
 
+def campaign_shares(engine: Engine, brand_id: str | None = None) -> ir.Table:
+    """Return each boosted note's spend split over campaigns: ``note_id``, ``campaign_id``,
+    ``share`` (the campaign's fraction of the note's spend, 0–1; shares of a note sum to 1)."""
+    spend = engine.table("spend")
+    if brand_id is not None:
+        notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
+        spend = spend.semi_join(notes, "note_id")
+    per = spend.group_by(["note_id", "campaign_id"]).agg(amount=spend.amount.sum())
+    total = per.amount.sum().over(group_by=per.note_id)
+    per = per.mutate(share=ibis.ifelse(total > 0, per.amount / total, 0.0))
+    return per.select("note_id", "campaign_id", "share")
+
+
 def notes_dim(engine: Engine, brand_id: str | None = None) -> ir.Table:
     """Return the notes of ``brand_id`` (all brands if None) with their campaign and spend
     (0 for unboosted notes)."""

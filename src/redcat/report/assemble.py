@@ -14,6 +14,7 @@ import pandas as pd
 from redcat.attribution.pipeline import credits_by, journey_rows, journey_table, note_credits
 from redcat.attribution.scoring import score_models
 from redcat.engine.core import Engine
+from redcat.engine.derived import campaign_shares
 from redcat.errors import InputError
 from redcat.funnel import brand_funnel
 from redcat.report.data import MODELS, ReportData
@@ -90,8 +91,17 @@ def build_report(
     daily = funnel.daily
     start, end = _period(daily)
     retailers = tuple(engine.distinct_values("cr_commerce_events", "retailer_id"))
-    creators = _with_credits(funnel.creators, credits, funnel.notes, "creator_id")
-    campaigns = _with_credits(funnel.campaigns, credits, funnel.notes, "campaign_id")
+    model = settings.attribution.report_model
+    shares = engine.execute(campaign_shares(engine, brand_id))
+    note_table = _with_credits(funnel.notes, credits, funnel.notes[["note_id"]], "note_id", model)
+    creators = _with_credits(funnel.creators, credits, funnel.notes, "creator_id", model)
+    campaigns = _with_credits(funnel.campaigns, credits, shares, "campaign_id", model)
+    caveats.append(
+        f"Orders, GMV and ROI per note, creator and campaign are {model}-touch credits (each order "
+        "counted once; a note boosted by several campaigns splits by spend); touched_orders and "
+        f"touched_gmv count an order for every note touched in the {settings.windows.funnel_days} "
+        "days before it, so they do not add up."
+    )
     return ReportData(
         brand_id=brand_id,
         period_start=start,
@@ -106,7 +116,7 @@ def build_report(
         kpis=funnel.kpis,
         funnel=funnel.stages,
         daily=daily,
-        notes=funnel.notes,
+        notes=note_table,
         creators=creators,
         campaigns=campaigns,
         credits=credits,
@@ -117,15 +127,24 @@ def build_report(
 
 
 def _with_credits(
-    table: pd.DataFrame, credits: pd.DataFrame, notes: pd.DataFrame, key: str
+    table: pd.DataFrame, credits: pd.DataFrame, mapping: pd.DataFrame, key: str, model: str
 ) -> pd.DataFrame:
-    """Add one ``orders_<model>`` column of credited orders per model to a creator or campaign
-    table."""
-    rolled = credits_by(credits, notes, key)
+    """Add credited orders per model (``orders_<model>``) to a note, creator or campaign table,
+    keep the funnel's touched figures as ``touched_orders`` / ``touched_gmv``, and make
+    ``orders``, ``gmv`` and ``roi`` (GMV ÷ spend) those credited by ``model``."""
+    rolled = credits_by(credits, mapping, key)
     wide = rolled.pivot(index=key, columns="model", values="conversions")
     wide.columns = [f"orders_{m}" for m in wide.columns]
+    value = rolled[rolled["model"] == model].set_index(key)["value"]
     out = table.merge(wide.reset_index(), on=key, how="left")
-    return out.fillna({c: 0.0 for c in wide.columns})
+    out = out.fillna({c: 0.0 for c in wide.columns})
+    out["touched_orders"] = out["orders"]
+    out["touched_gmv"] = out["gmv"]
+    out["orders"] = out[f"orders_{model}"]
+    out["gmv"] = out[key].map(value).fillna(0.0).astype("float64")
+    spend = out["spend"].astype("float64")
+    out["roi"] = (out["gmv"] / spend.where(spend > 0)).astype("float64")
+    return out
 
 
 def _period(daily: pd.DataFrame) -> tuple[date, date]:
