@@ -18,9 +18,7 @@ from redcat.attribution.journeys import (
     FloatArray,
     IntArray,
     JourneyTable,
-    allocation_frame,
-    credit_frame,
-    sum_by,
+    touch_attribution,
 )
 from redcat.errors import AttributionError
 
@@ -87,17 +85,8 @@ def heuristic(
     jt = table.journey_of_touch
     touch_conv = weights * table.conversions[jt]
     touch_val = weights * table.value[jt]
-    return Attribution(
-        model=model,
-        credits=credit_frame(
-            table.channels,
-            sum_by(table.codes, touch_conv, table.n_channels),
-            sum_by(table.codes, touch_val, table.n_channels),
-        ),
-        total_conversions=float(np.sort(table.conversions).sum()),
-        total_value=float(np.sort(table.value).sum()),
-        allocations=allocation_frame(table, touch_conv, touch_val) if allocations else None,
-        notes=notes,
+    return touch_attribution(
+        model, table, touch_conv, touch_val, allocations=allocations, notes=notes
     )
 
 

@@ -389,3 +389,31 @@ def allocation_frame(
             "value": touch_val[keep],
         }
     )
+
+
+def touch_attribution(
+    model: str,
+    table: JourneyTable,
+    touch_conv: FloatArray,
+    touch_val: FloatArray,
+    *,
+    allocations: bool,
+    notes: tuple[str, ...] = (),
+    standard_errors: pd.DataFrame | None = None,
+) -> Attribution:
+    """Return the :class:`Attribution` of a model that credits each touch on its own:
+    ``touch_conv`` / ``touch_val`` hold every touch's share of its journey's conversions (count)
+    and value (currency); credits are their per-channel sums."""
+    return Attribution(
+        model=model,
+        credits=credit_frame(
+            table.channels,
+            sum_by(table.codes, touch_conv, table.n_channels),
+            sum_by(table.codes, touch_val, table.n_channels),
+        ),
+        total_conversions=float(np.sort(table.conversions).sum()),
+        total_value=float(np.sort(table.value).sum()),
+        allocations=allocation_frame(table, touch_conv, touch_val) if allocations else None,
+        notes=notes,
+        standard_errors=standard_errors,
+    )

@@ -39,9 +39,8 @@ from redcat.attribution.journeys import (
     FloatArray,
     IntArray,
     JourneyTable,
-    allocation_frame,
-    credit_frame,
     sum_by,
+    touch_attribution,
 )
 from redcat.errors import AttributionError
 
@@ -382,16 +381,12 @@ def shapley(
             f"shapley: {equal_split} converting journey(s) had no channel with a positive "
             "Shapley value and were split equally"
         )
-    return Attribution(
-        model="shapley",
-        credits=credit_frame(
-            table.channels,
-            sum_by(table.codes, touch_conv, table.n_channels),
-            sum_by(table.codes, touch_val, table.n_channels),
-        ),
-        total_conversions=float(np.sort(table.conversions).sum()),
-        total_value=float(np.sort(table.value).sum()),
-        allocations=allocation_frame(table, touch_conv, touch_val) if allocations else None,
+    return touch_attribution(
+        "shapley",
+        table,
+        touch_conv,
+        touch_val,
+        allocations=allocations,
         notes=tuple(notes),
         standard_errors=pd.DataFrame(
             {
