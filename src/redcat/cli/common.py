@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -14,7 +15,17 @@ from rich.table import Table
 
 from redcat.settings import DEFAULT_STORE
 
-console = Console()
+
+def _stdout_console() -> Console:
+    # Rich assumes 80 columns when stdout is not a terminal (a pipe, a file, CI); reports have up
+    # to ten numeric columns, so use 120 there unless COLUMNS says otherwise.
+    plain = Console()
+    if plain.is_terminal or "COLUMNS" in os.environ:
+        return plain
+    return Console(width=120)
+
+
+console = _stdout_console()
 err_console = Console(stderr=True)
 
 StoreOption = Annotated[
