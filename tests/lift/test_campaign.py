@@ -26,7 +26,7 @@ TEST_ORDERS, TEST_GMV = [2.0, 1.0, 0.0, 0.0], [40.0, 20.0, 0.0, 0.0]
 CONTROL_ORDERS, CONTROL_GMV = [1.0, 0.0, 0.0], [10.0, 0.0, 0.0]
 
 
-def _hand_store(path: Path) -> Engine:
+def hand_store(path: Path) -> Engine:
     engine = open_engine(path)
     con = engine.duck
     con.execute(
@@ -71,7 +71,7 @@ def _hand_store(path: Path) -> Engine:
 
 @pytest.fixture
 def hand(tmp_path: Path):
-    engine = _hand_store(tmp_path / "s.duckdb")
+    engine = hand_store(tmp_path / "s.duckdb")
     yield campaign_lift(engine, "B1", window_days=2)
     engine.close()
 
@@ -127,7 +127,7 @@ def test_srm_against_the_randomized_split(hand, tmp_path: Path) -> None:
     assert r.srm_expected_control_share == 0.5
     assert r.srm_p_value == pytest.approx(sps.chi2.sf(0.5**2 / 3.5 * 2, 1))
     assert not r.srm_flag
-    engine = _hand_store(tmp_path / "t.duckdb")
+    engine = hand_store(tmp_path / "t.duckdb")
     try:
         given = campaign_lift(engine, "B1", window_days=2, control_share=0.1).iloc[0]
     finally:
@@ -140,7 +140,7 @@ def test_srm_against_the_randomized_split(hand, tmp_path: Path) -> None:
 
 def test_window_moves_orders_in(tmp_path: Path) -> None:
     # a 3-day window ends 05-07 00:00 and takes in t3's order at 05-06 00:00
-    engine = _hand_store(tmp_path / "s.duckdb")
+    engine = hand_store(tmp_path / "s.duckdb")
     try:
         r = campaign_lift(engine, "B1", window_days=3).iloc[0]
     finally:
