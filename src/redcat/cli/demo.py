@@ -92,11 +92,8 @@ def demo_cmd(
             world = json.loads((world_dir / "truth" / "world.json").read_text(encoding="utf-8"))
             categories: dict[str, str] = world.get("brand_category", {})
             measure = progress.add_task("measure brands", total=len(brand_ids))
+            truth = load_truth(world_dir / "truth" / "note_truth.csv")
             for brand_id in brand_ids:
-                notes = engine.execute(
-                    engine.table("notes").filter(lambda t, b=brand_id: t.brand_id == b)
-                )["note_id"].tolist()
-                truth = load_truth(world_dir / "truth" / "note_truth.csv", notes)
                 # The brand's own setting, which the demo reads from the world's description:
                 # its category's decision cycle is its funnel window.
                 brand_settings = dataclasses.replace(

@@ -64,10 +64,7 @@ def report_cmd(
         windows = dataclasses.replace(windows, funnel_days=funnel_days)
     settings = Settings(store=store, windows=windows)
     with open_engine(store, read_only=True) as engine:
-        notes = engine.execute(
-            engine.table("notes").filter(lambda t: t.brand_id == brand).select("note_id")
-        )["note_id"].tolist()
-        truth_frame = load_truth(truth, notes) if truth else None
+        truth_frame = load_truth(truth) if truth else None
         data = build_report(engine, brand, settings, truth=truth_frame)
     if fmt is ReportFormat.table:
         print_report(data, console, lang.value)

@@ -28,11 +28,24 @@ TOUCH_GAP_MINUTES = 30
 OUTCOME_EVENTS: tuple[str, ...] = ("search", "visit", "favorite", "cart", "order")
 
 
+def brand_spend(engine: Engine, brand_id: str | None = None) -> ir.Table:
+    """Return the ``spend`` rows of ``brand_id``'s notes (every row if None)."""
+    spend = engine.table("spend")
+    if brand_id is None:
+        return spend
+    notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
+    return spend.semi_join(notes, "note_id")
+
+
+def _note_campaign_spend(engine: Engine, brand_id: str | None) -> ir.Table:
+    spend = brand_spend(engine, brand_id)
+    return spend.group_by(["note_id", "campaign_id"]).agg(amount=spend.amount.sum())
+
+
 def note_campaigns(engine: Engine) -> ir.Table:
     """Return one row per note: ``note_id``, ``campaign_id`` (the campaign that spent most on it;
     ties broken by campaign id) and its total ``spend`` (currency)."""
-    spend = engine.table("spend")
-    per = spend.group_by(["note_id", "campaign_id"]).agg(amount=spend.amount.sum())
+    per = _note_campaign_spend(engine, None)
     rank = ibis.row_number().over(
         group_by=per.note_id, order_by=[ibis.desc(per.amount), per.campaign_id]
     )
@@ -44,11 +57,7 @@ def note_campaigns(engine: Engine) -> ir.Table:
 def campaign_shares(engine: Engine, brand_id: str | None = None) -> ir.Table:
     """Return each boosted note's spend split over campaigns: ``note_id``, ``campaign_id``,
     ``share`` (the campaign's fraction of the note's spend, 0–1; shares of a note sum to 1)."""
-    spend = engine.table("spend")
-    if brand_id is not None:
-        notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
-        spend = spend.semi_join(notes, "note_id")
-    per = spend.group_by(["note_id", "campaign_id"]).agg(amount=spend.amount.sum())
+    per = _note_campaign_spend(engine, brand_id)
     total = per.amount.sum().over(group_by=per.note_id)
     per = per.mutate(share=ibis.ifelse(total > 0, per.amount / total, 0.0))
     return per.select("note_id", "campaign_id", "share")

@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from redcat.engine.core import Engine
-from redcat.engine.derived import notes_dim, outcomes, touches
+from redcat.engine.derived import brand_spend, notes_dim, outcomes, touches
 from redcat.errors import StoreError
 from redcat.settings import INTERACTION_EVENTS, Windows
 
@@ -211,9 +211,7 @@ def level_table(
 
 
 def _campaign_spend(engine: Engine, brand_id: str) -> pd.DataFrame:
-    spend = engine.table("spend")
-    notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
-    rows = spend.semi_join(notes, "note_id")
+    rows = brand_spend(engine, brand_id)
     return engine.execute(rows.group_by("campaign_id").agg(spend=rows.amount.sum()))
 
 
@@ -244,17 +242,18 @@ def _finish(table: pd.DataFrame, *, sort_by: str) -> pd.DataFrame:
     for col in ("gmv", "spend"):
         if col in table:
             table[col] = table[col].fillna(0.0).astype("float64")
-    table["ctr"] = _ratio(table["reads"], table["impressions"])
-    table["interaction_rate"] = _ratio(table["interactions"], table["impressions"])
-    table["back_search_rate"] = _ratio(table["back_search_users"], table["matched_reach"])
-    table["visit_rate"] = _ratio(table["visitors"], table["matched_reach"])
+    table["ctr"] = ratio(table["reads"], table["impressions"])
+    table["interaction_rate"] = ratio(table["interactions"], table["impressions"])
+    table["back_search_rate"] = ratio(table["back_search_users"], table["matched_reach"])
+    table["visit_rate"] = ratio(table["visitors"], table["matched_reach"])
     if "spend" in table:
-        table["cost_per_visit"] = _ratio(table["spend"], table["visitors"])
-        table["roi"] = _ratio(table["gmv"], table["spend"])
+        table["cost_per_visit"] = ratio(table["spend"], table["visitors"])
+        table["roi"] = ratio(table["gmv"], table["spend"])
     return table.sort_values(sort_by, kind="stable").reset_index(drop=True)
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    """Return ``num ÷ den`` element-wise as float64, null where ``den`` is not positive."""
     den = den.astype("float64")
     return (num.astype("float64") / den.where(den > 0)).astype("float64")
 
@@ -266,9 +265,7 @@ def daily_table(engine: Engine, brand_id: str, sources: FunnelSources) -> pd.Dat
     rows = touched_outcomes(sources, "brand_id")
     rows = rows.mutate(date=rows.ts.date())
     out = engine.execute(outcome_metrics(rows, "date"))
-    spend = engine.table("spend")
-    notes = engine.table("notes").filter(lambda t: t.brand_id == brand_id)
-    s = spend.semi_join(notes, "note_id")
+    s = brand_spend(engine, brand_id)
     spend_daily = engine.execute(s.group_by("date").agg(spend=s.amount.sum()))
     table = content.merge(out, on="date", how="outer").merge(spend_daily, on="date", how="outer")
     table["date"] = pd.to_datetime(table["date"]).dt.date

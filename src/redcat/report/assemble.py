@@ -17,15 +17,16 @@ from redcat.engine.core import Engine
 from redcat.engine.derived import campaign_shares
 from redcat.errors import InputError
 from redcat.funnel import brand_funnel
+from redcat.funnel.metrics import ratio
 from redcat.report.data import MODELS, ReportData
 from redcat.settings import Settings
 
 Progress = Callable[[str], None]
 
 
-def load_truth(path: Path, brand_notes: Sequence[str] | None = None) -> pd.DataFrame:
+def load_truth(path: Path) -> pd.DataFrame:
     """Read a simulator's ``note_truth.csv`` and return true incremental orders and GMV per note
-    (summed over retailers), restricted to ``brand_notes`` when given."""
+    (summed over retailers), for every brand's notes."""
     try:
         raw = pd.read_csv(path, dtype={"note_id": "string"})
     except FileNotFoundError as exc:
@@ -34,10 +35,7 @@ def load_truth(path: Path, brand_notes: Sequence[str] | None = None) -> pd.DataF
     for col in needed:
         if col not in raw.columns:
             raise InputError("missing column", file=str(path), field=col)
-    truth = raw.groupby("note_id", sort=True)[list(needed[1:])].sum().reset_index()
-    if brand_notes is not None:
-        truth = truth[truth["note_id"].isin(set(brand_notes))].reset_index(drop=True)
-    return truth
+    return raw.groupby("note_id", sort=True)[list(needed[1:])].sum().reset_index()
 
 
 def build_report(
@@ -50,7 +48,8 @@ def build_report(
     progress: Progress | None = None,
 ) -> ReportData:
     """Measure ``brand_id`` and return its report: funnel tables, credits per model and note, and
-    (when ``truth`` is given) each model's WAPE against true incremental orders."""
+    (when ``truth`` is given, as :func:`load_truth` reads it; only the brand's notes count) each
+    model's WAPE against true incremental orders."""
     settings = settings or Settings()
     step = progress or (lambda _msg: None)
     step("funnel")
@@ -76,6 +75,7 @@ def build_report(
         f"{all_orders:,} orders within {settings.windows.funnel_days} d of any touch."
     )
     if truth is not None:
+        truth = truth[truth["note_id"].isin(funnel.notes["note_id"])].reset_index(drop=True)
         scores = score_models(credits, truth.set_index("note_id")["true_incremental_orders"])
     else:
         scores = pd.DataFrame(
@@ -142,8 +142,7 @@ def _with_credits(
     out["touched_gmv"] = out["gmv"]
     out["orders"] = out[f"orders_{model}"]
     out["gmv"] = out[key].map(value).fillna(0.0).astype("float64")
-    spend = out["spend"].astype("float64")
-    out["roi"] = (out["gmv"] / spend.where(spend > 0)).astype("float64")
+    out["roi"] = ratio(out["gmv"], out["spend"])
     return out
 
 
