@@ -14,6 +14,8 @@ from types import MappingProxyType
 from redcat.errors import ConfigError
 
 DEFAULT_STORE = Path("redcat.duckdb")
+# Operational state (web users, tokens, sessions, ledger, links): SQLite file beside the store.
+DEFAULT_OPS_DB = "sqlite:///redcat-ops.db"
 
 # Content events that count as a click-through touch (the reader acted on the note);
 # an impression alone is a view-through touch.
@@ -131,6 +133,115 @@ class LiftSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """Web dashboard and API defaults. ``session_hours``: a login session's lifetime;
+    ``login_max_failures`` failed logins per user name or client address within
+    ``login_window_seconds`` lock further attempts until the window passes; ``page_size``: rows a
+    table page returns by default (``max_page_size`` at most); ``report_dir``: folder of the
+    precomputed report tables the API reads (relative to the working directory)."""
+
+    ops_db: str = DEFAULT_OPS_DB
+    session_hours: float = 12.0
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    page_size: int = 50
+    max_page_size: int = 500
+    report_dir: Path = Path("redcat-web")
+
+
+@dataclass(frozen=True)
+class MatchSettings:
+    """Limits of PSI between parties over the network (seconds, bytes).
+
+    ``connect_timeout_s``: TCP connect; ``handshake_timeout_s``: TLS handshake and the hello
+    exchange; ``accept_timeout_s``: how long ``serve`` waits for its peer to connect;
+    ``idle_timeout_s``: the longest silence tolerated from a peer (a computing peer sends a
+    keepalive every ``keepalive_s``, so silence means a stalled peer or a dead link);
+    ``run_timeout_s``: a whole run; ``max_message_bytes``: the largest frame accepted from a peer
+    (a 1M-identifier reply is 64 MB; the default admits 10M identifiers per side).
+    """
+
+    connect_timeout_s: float = 10.0
+    handshake_timeout_s: float = 30.0
+    accept_timeout_s: float = 600.0
+    idle_timeout_s: float = 60.0
+    keepalive_s: float = 5.0
+    run_timeout_s: float = 4 * 3600.0
+    max_message_bytes: int = 700_000_000
+
+    def __post_init__(self) -> None:
+        for name in (
+            "connect_timeout_s",
+            "handshake_timeout_s",
+            "accept_timeout_s",
+            "idle_timeout_s",
+            "keepalive_s",
+            "run_timeout_s",
+            "max_message_bytes",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"match setting {name} must be positive")
+        if self.keepalive_s >= self.idle_timeout_s:
+            raise ConfigError("match keepalive_s must be shorter than idle_timeout_s")
+
+
+@dataclass(frozen=True)
+class LinksSettings:
+    """种草直达 ad links. ``allowed_hosts``: per retailer id, the destination hosts a link may
+    point at (exact names, or ``*.domain`` for its subdomains; https only); ``public_base``: the
+    redirect service's public URL that link texts start with; ``click_param``: the query
+    parameter carrying the click id to the retailer; ``click_days``: click-through window in days
+    in which a postback order counts as a conversion of the link; a source (salted IP hash)
+    with more than ``burst_clicks`` clicks within ``burst_seconds`` seconds is flagged as a bot,
+    as is any user agent matching ``bot_user_agents`` (regex fragments, case-insensitive);
+    ``postback_max_age_seconds``: a postback whose timestamp is further from the server's clock
+    is refused as stale; ``sqlite_synchronous``: SQLite sync level of the click log (NORMAL
+    survives a killed process; FULL also survives power loss, at a cost per click)."""
+
+    allowed_hosts: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType(
+            {
+                "tmall": ("detail.tmall.com", "*.tmall.com", "item.taobao.com"),
+                "jd": ("item.jd.com", "*.jd.com"),
+                "vip": ("detail.vip.com", "*.vip.com"),
+            }
+        )
+    )
+    public_base: str = "http://127.0.0.1:8710"
+    click_param: str = "rc_click"
+    click_days: int = 15
+    burst_clicks: int = 20
+    burst_seconds: float = 60.0
+    bot_user_agents: tuple[str, ...] = (
+        r"bot\b",
+        "crawl",
+        "spider",
+        "slurp",
+        "headless",
+        "preview",
+        "facebookexternalhit",
+        r"curl/",
+        r"wget/",
+        r"python-(?:requests|urllib|httpx)",
+        r"go-http-client",
+        r"java/",
+        r"okhttp",
+        r"libwww",
+        r"scrapy",
+        r"wrk\b",
+    )
+    postback_max_age_seconds: int = 300
+    sqlite_synchronous: str = "NORMAL"
+
+    def __post_init__(self) -> None:
+        for name in ("click_days", "burst_clicks", "burst_seconds", "postback_max_age_seconds"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"links setting {name} must be positive")
+        if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
+            raise ConfigError("links sqlite_synchronous must be NORMAL, FULL or EXTRA")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of redcat's settings; ``Settings()`` holds every default."""
 
@@ -140,5 +251,8 @@ class Settings:
     attribution: AttributionSettings = field(default_factory=AttributionSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     lift: LiftSettings = field(default_factory=LiftSettings)
+    match: MatchSettings = field(default_factory=MatchSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    links: LinksSettings = field(default_factory=LinksSettings)
     # Salt for the spine's direct match (user_key → match_key); the PSI issue replaces it.
     match_salt: str = "redcat-spine-match-v1"
