@@ -19,6 +19,8 @@ from redcat.errors import InputError
 from redcat.funnel import brand_funnel
 from redcat.funnel.metrics import ratio
 from redcat.report.data import MODELS, ReportData
+from redcat.report.section import Section, SectionBuilder, SectionInput
+from redcat.report.sections import SECTION_BUILDERS
 from redcat.settings import Settings
 
 Progress = Callable[[str], None]
@@ -46,10 +48,13 @@ def build_report(
     truth: pd.DataFrame | None = None,
     models: Sequence[str] = MODELS,
     progress: Progress | None = None,
+    sections: Sequence[SectionBuilder] | None = None,
 ) -> ReportData:
     """Measure ``brand_id`` and return its report: funnel tables, credits per model and note, and
     (when ``truth`` is given, as :func:`load_truth` reads it; only the brand's notes count) each
-    model's WAPE against true incremental orders."""
+    model's WAPE against true incremental orders. ``sections`` are the builders of further
+    sections (default: every one registered in :data:`SECTION_BUILDERS`, in order); a builder
+    returning ``None`` adds nothing."""
     settings = settings or Settings()
     step = progress or (lambda _msg: None)
     step("funnel")
@@ -102,6 +107,13 @@ def build_report(
         f"touched_gmv count an order for every note touched in the {settings.windows.funnel_days} "
         "days before it, so they do not add up."
     )
+    built: list[Section] = []
+    section_input = SectionInput(engine, brand_id, settings, funnel, credits, table, truth)
+    for builder in SECTION_BUILDERS if sections is None else sections:
+        step(f"section: {getattr(builder, '__name__', 'section')}")
+        section = builder(section_input)
+        if section is not None:
+            built.append(section)
     return ReportData(
         brand_id=brand_id,
         period_start=start,
@@ -123,6 +135,7 @@ def build_report(
         model_scores=scores,
         truth=truth,
         notes_md=tuple(caveats),
+        sections=tuple(built),
     )
 
 

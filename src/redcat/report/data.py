@@ -19,6 +19,7 @@ from redcat.attribution.models import MODELS as ATTRIBUTION_MODELS
 from redcat.errors import InputError
 from redcat.funnel.metrics import KPI_KEYS as FUNNEL_KPI_KEYS
 from redcat.funnel.metrics import STAGES
+from redcat.report.section import Section
 
 # The measurements own these names; the report shows them in this order.
 KPI_KEYS: tuple[str, ...] = FUNNEL_KPI_KEYS
@@ -114,7 +115,8 @@ class ReportData:
     ``conversions`` and GMV ``value`` per model and note); ``model_scores.wape`` is the weighted
     absolute percentage error (a fraction) of a model's per-note credited orders against the
     simulator's true incremental orders, NaN without ground truth; ``truth`` is ``None`` outside
-    simulated worlds. ``currency_symbol`` prefixes money amounts.
+    simulated worlds. ``currency_symbol`` prefixes money amounts. ``sections`` are the further
+    measurements (lift, audience assets, ...) that :mod:`redcat.report.sections` built, in order.
 
     Construction checks the columns and KPI keys and raises :class:`~redcat.errors.InputError`
     naming the first missing one. (``eq=False``: data frames have no single truth value.)
@@ -137,6 +139,7 @@ class ReportData:
     truth: pd.DataFrame | None = None
     notes_md: tuple[str, ...] = ()
     currency_symbol: str = "¥"
+    sections: tuple[Section, ...] = ()
 
     def __post_init__(self) -> None:
         missing_kpis = [key for key in KPI_KEYS if key not in self.kpis]

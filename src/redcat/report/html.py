@@ -28,6 +28,7 @@ from redcat.report.tables import (
     creators_view,
     funnel_view,
     model_view,
+    section_views,
     top_notes_view,
 )
 from redcat.settings import ReportSettings
@@ -92,6 +93,42 @@ class Chart:
     id: str
     height: int
     option_json: str
+
+
+@dataclass(frozen=True)
+class SectionBlock:
+    """A report section as the page draws it: anchor key, title, charts, tables and notes."""
+
+    key: str
+    title: str
+    charts: tuple[tuple[str, Chart], ...]
+    views: tuple[TableView, ...]
+    notes: tuple[str, ...]
+
+
+def section_blocks(data: ReportData, lang: Lang) -> tuple[SectionBlock, ...]:
+    """Return every section of ``data`` ready for the template: titles and notes in ``lang``,
+    chart options as safe JSON (element ids ``chart-<section>-<chart>``), tables as views."""
+    return tuple(
+        SectionBlock(
+            section.key,
+            section.title.get(lang),
+            tuple(
+                (
+                    chart.title.get(lang),
+                    Chart(
+                        f"chart-{section.key}-{chart.key}",
+                        chart.height,
+                        dumps_for_script(chart.options[lang]),
+                    ),
+                )
+                for chart in section.charts
+            ),
+            section_views(section, lang, data.currency_symbol),
+            tuple(note.get(lang) for note in section.notes),
+        )
+        for section in data.sections
+    )
 
 
 def _metric(data: ReportData, key: str, lang: Lang, *, compact: bool) -> Metric:
@@ -190,6 +227,7 @@ def page_html(
         "models_chart_title": text(
             "chart_credits_vs_truth" if data.has_truth else "chart_credits_per_note", lang
         ),
+        "sections": section_blocks(data, lang),
         "caveats": data.notes_md,
         "footer": text("footer", lang, version=__version__, echarts=ECHARTS_VERSION),
         "echarts_src": f"{ASSETS_DIR}/echarts.min.js",

@@ -36,6 +36,7 @@ from redcat.report.labels import (
     stage_label,
     text,
 )
+from redcat.report.section import Section, SectionTable
 from redcat.settings import ReportSettings
 
 Align = Literal["left", "right"]
@@ -270,6 +271,35 @@ def creators_view(data: ReportData, lang: Lang) -> TableView:
     )
 
 
+def section_table_view(table: SectionTable, lang: Lang, symbol: str = "¥") -> TableView:
+    """Return a section's table formatted for people: headers from ``table.headers`` (else the
+    metric label), cells by ``table.kinds`` (else the column's report kind)."""
+    lang = check_lang(lang)
+    columns = tuple(
+        Column(
+            c,
+            table.headers[c].get(lang) if c in table.headers else metric_label(c, lang),
+            "left" if table.kinds.get(c, column_kind(c)) == "text" else "right",
+        )
+        for c in table.columns
+    )
+    kinds = [table.kinds.get(c, column_kind(c)) for c in table.columns]
+    rows = tuple(
+        tuple(
+            format_value(value, kind, lang, symbol)  # type: ignore[arg-type]
+            for kind, value in zip(kinds, record, strict=True)
+        )
+        for record in table.frame.loc[:, list(table.columns)].itertuples(index=False, name=None)
+    )
+    caption = table.caption.get(lang) if table.caption else None
+    return TableView(f"{table.key}", table.title.get(lang), columns, rows, caption, table.highlight)
+
+
+def section_views(section: Section, lang: Lang, symbol: str = "¥") -> tuple[TableView, ...]:
+    """Return every table of ``section`` as a :class:`TableView`, in order."""
+    return tuple(section_table_view(t, lang, symbol) for t in section.tables)
+
+
 def header_line(data: ReportData, lang: Lang) -> str:
     """Return the one-line report header: brand, period, retailers and generation time."""
     lang = check_lang(lang)
@@ -305,7 +335,8 @@ def render_tables(
 ) -> list[RenderableType]:
     """Return the terminal report as Rich renderables, in print order: header line, headline KPIs,
     funnel, top ``top`` notes by orders, model comparison with the sentence naming the model closest
-    to causal truth (or saying there is no ground truth), and the caveats of ``notes_md``."""
+    to causal truth (or saying there is no ground truth), every section's tables and notes, and
+    the caveats of ``notes_md``."""
     lg = check_lang(lang)
     out: list[RenderableType] = [Text(header_line(data, lg), style="bold")]
     for view in (kpi_view(data, lg), funnel_view(data, lg), top_notes_view(data, lg, top)):
@@ -316,6 +347,14 @@ def render_tables(
     # the model caption is the closest-model sentence, printed plainly, not dimmed
     out.append(rich_table(model_view(data, lg), with_caption=False))
     out.append(Text(closest_sentence(data, lg), style="bold" if data.has_scores else "yellow"))
+    for section in data.sections:
+        out.append(Text(section.title.get(lg), style="bold underline"))
+        for view in section_views(section, lg, data.currency_symbol):
+            out.append(rich_table(view, with_caption=False))
+            if view.caption:
+                out.append(Text(view.caption, style="dim"))
+        for note in section.notes:
+            out.append(Text(f"• {note.get(lg)}", style="dim"))
     if data.notes_md:
         caveats = Group(*(Text(f"• {note}") for note in data.notes_md))
         out.append(Panel(caveats, title=text("section_caveats", lg), title_align="left"))
@@ -332,7 +371,8 @@ def print_report(data: ReportData, console: Console, lang: str = "zh") -> None:
 def frames_for_csv(data: ReportData) -> dict[str, pd.DataFrame]:
     """Return the raw frames to export, by table name (:data:`CSV_TABLES` order): ``kpis`` as
     (metric, value) rows in :data:`KPI_KEYS` order (None becomes NaN), the other frames as given,
-    and ``truth`` only when ground truth exists. Values are unformatted; money in currency units."""
+    ``truth`` only when ground truth exists, then every section table as
+    ``<section>_<table>``. Values are unformatted; money in currency units."""
     kpis = pd.DataFrame(
         {
             "metric": list(KPI_KEYS),
@@ -354,6 +394,9 @@ def frames_for_csv(data: ReportData) -> dict[str, pd.DataFrame]:
     }
     if data.truth is not None:
         frames["truth"] = data.truth
+    for section in data.sections:
+        for table in section.tables:
+            frames[f"{section.key}_{table.key}"] = table.frame
     return frames
 
 

@@ -1,0 +1,12 @@
+"""Section builders, run in this order by :func:`redcat.report.assemble.build_report`.
+
+Each measurement that adds a report section registers its builder here with one line; a builder
+takes a :class:`~redcat.report.section.SectionInput` and returns a
+:class:`~redcat.report.section.Section`, or ``None`` when it has nothing to show for the brand.
+"""
+
+from __future__ import annotations
+
+from redcat.report.section import SectionBuilder
+
+SECTION_BUILDERS: list[SectionBuilder] = []
