@@ -59,3 +59,8 @@ class AttributionError(RedcatError):
 
 class AccessDenied(RedcatError):
     """A caller asked for data outside the brand it is scoped to."""
+
+
+class PrivacyBudgetExceeded(AccessDenied):
+    """A release would spend more differential-privacy budget than the brand has left this period;
+    nothing was spent."""

@@ -242,6 +242,42 @@ class LinksSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """Output privacy (see :mod:`redcat.privacy`).
+
+    ``k``: fewest distinct matched users a released cell may come from (aggregation threshold; a
+    party may only raise it, the strictest applies). Contribution bounds applied per user before
+    aggregation: ``max_cells_per_user`` cells (notes, days...) of one table, ``max_events_per_cell``
+    events in one cell's count, ``value_bound`` currency in one cell's sum. ``epsilon_per_period``
+    is a brand's differential-privacy budget per calendar month; ``release_epsilon`` the ε each
+    kind of release spends; ``confidence`` the level of the stated error bounds (0.95: the
+    released value is within the bound of the exact one with probability 95%).
+    """
+
+    k: int = 50
+    max_cells_per_user: int = 10
+    max_events_per_cell: int = 5
+    value_bound: float = 2000.0
+    epsilon_per_period: float = 10.0
+    release_epsilon: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({"table": 1.0, "kpi": 0.5, "cell": 0.1})
+    )
+    confidence: float = 0.95
+
+    def __post_init__(self) -> None:
+        for name in ("k", "max_cells_per_user", "max_events_per_cell", "value_bound"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"privacy setting {name} must be positive")
+        if self.epsilon_per_period <= 0:
+            raise ConfigError("privacy setting epsilon_per_period must be positive")
+        for kind, eps in self.release_epsilon.items():
+            if eps <= 0:
+                raise ConfigError(f"privacy release_epsilon[{kind!r}] must be positive")
+        if not 0 < self.confidence < 1:
+            raise ConfigError("privacy setting confidence must lie strictly between 0 and 1")
+
+
+@dataclass(frozen=True)
 class Settings:
     """All of redcat's settings; ``Settings()`` holds every default."""
 
@@ -254,5 +290,6 @@ class Settings:
     match: MatchSettings = field(default_factory=MatchSettings)
     web: WebSettings = field(default_factory=WebSettings)
     links: LinksSettings = field(default_factory=LinksSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     # Salt for the spine's direct match (user_key → match_key); the PSI issue replaces it.
     match_salt: str = "redcat-spine-match-v1"
