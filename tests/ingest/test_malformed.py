@@ -39,7 +39,7 @@ GOOD = {
     ),
 }
 
-EVENTS = "unknown event '{}' (expected one of: impression, read, like, collect, comment, share, follow, search, link_click)"  # noqa: E501
+EVENTS = "unknown event '{}' (expected one of: impression, read, like, collect, comment, share, follow, search, link_click, post)"  # noqa: E501
 
 CSV_CASES = [
     # (case id, table, bad line, field, reason)

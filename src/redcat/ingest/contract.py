@@ -59,6 +59,9 @@ CONTENT_EVENTS = (
     "follow",
     "search",
     "link_click",
+    # The user published the note (note_id) themselves: how buyers' notes about a brand (the S,
+    # shared, stage of audience assets) reach the clean room, matched like every user_key.
+    "post",
 )
 SURFACES = ("feed", "search", "profile")
 SPEND_KINDS = ("heat", "traffic")

@@ -102,6 +102,9 @@ class Behaviour:
     effect_per_impression: float = 0.006  # expected extra brand journeys of a mean exposure
     depth_multiplier: tuple[float, float, float] = (1.0, 3.0, 6.0)  # seen, read, engaged
     link_follow: float = 0.8  # P(a link click lands on the shop)
+    # buyers' notes (S, shared)
+    share_prob: float = 0.06  # P(a content-platform buyer writes a note about an order)
+    share_delay_days: float = 5.0  # median days from the order to that note (log-normal)
 
 
 @dataclass(frozen=True)

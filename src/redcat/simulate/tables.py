@@ -30,8 +30,9 @@ from redcat.ingest.contract import (
 from redcat.simulate.catalog import Catalog
 from redcat.simulate.commerce import CommerceEvents
 from redcat.simulate.config import DAY, Timeline
-from redcat.simulate.content import ContentWorld
+from redcat.simulate.content import EV, PROFILE, ContentWorld
 from redcat.simulate.population import Population
+from redcat.simulate.shares import Shares
 from redcat.simulate.writer import (
     arrow_schema,
     fixed_ids,
@@ -58,11 +59,12 @@ def _ranges(n: int, chunk: int) -> Iterator[tuple[int, int]]:
         yield 0, 0
 
 
-def notes_table(content: ContentWorld, catalog: Catalog) -> pa.Table:
-    """The ``notes`` table."""
+def notes_table(content: ContentWorld, catalog: Catalog, shares: Shares | None = None) -> pa.Table:
+    """The ``notes`` table: the brands' and creators' notes, then buyers' notes (organic, by the
+    buyer's own account, featuring the product bought)."""
     notes = content.notes
     product_ids = [[catalog.product_ids[p] for p in ps] for ps in notes.products]
-    return _table(
+    table = _table(
         NOTES,
         [
             pa.array(notes.note_ids, pa.string()),
@@ -74,24 +76,61 @@ def notes_table(content: ContentWorld, catalog: Catalog) -> pa.Table:
             pa.array(notes.title, pa.string()),
         ],
     )
+    if shares is None or not len(shares):
+        return table
+    organic = np.full(len(shares), NOTE_TYPES.index("organic"))
+    ugc = _table(
+        NOTES,
+        [
+            pa.array(shares.note_ids, pa.string()),
+            lookup([b.brand_id for b in catalog.brands], shares.brand),
+            lookup(shares.author_ids, shares.author),
+            lookup(NOTE_TYPES, organic),
+            pa.array(
+                [[catalog.product_ids[p]] for p in shares.product.tolist()], pa.list_(pa.string())
+            ),
+            timestamps(shares.published),
+            pa.array(shares.title, pa.string()),
+        ],
+    )
+    return pa.concat_tables([table, ugc]).combine_chunks()
 
 
 def content_event_chunks(
-    content: ContentWorld, population: Population, chunk: int = CHUNK_ROWS
+    content: ContentWorld,
+    population: Population,
+    shares: Shares | None = None,
+    chunk: int = CHUNK_ROWS,
 ) -> Iterator[pa.Table]:
-    """The ``content_events`` table, ``chunk`` rows at a time, in (ts, event_id) order."""
+    """The ``content_events`` table, ``chunk`` rows at a time, in (ts, event_id) order: exposure
+    and engagement, with buyers' ``post`` events merged in (after other events of the same
+    second)."""
     ev = content.events
-    width = id_width(len(ev))
-    for lo, hi in _ranges(len(ev), chunk):
+    m = len(ev)
+    k = len(shares) if shares is not None else 0
+    note_ids = content.notes.note_ids + (shares.note_ids if shares is not None else ())
+    if shares is not None and k:
+        # Both inputs are sorted by ts: insertion points merge them in O(rows), no re-sort.
+        at = np.searchsorted(ev.ts, shares.published, side="right")
+        order = np.insert(np.arange(m, dtype=np.int64), at, m + np.arange(k, dtype=np.int64))
+        user = np.concatenate([ev.user, shares.user])[order]
+        note = np.concatenate([ev.note, len(content.notes.note_ids) + np.arange(k)])[order]
+        ts = np.concatenate([ev.ts, shares.published])[order]
+        event = np.concatenate([ev.event, np.full(k, EV["post"])])[order]
+        surface = np.concatenate([ev.surface, np.full(k, PROFILE)])[order]
+    else:
+        user, note, ts, event, surface = ev.user, ev.note, ev.ts, ev.event, ev.surface
+    width = id_width(m + k)
+    for lo, hi in _ranges(m + k, chunk):
         yield _table(
             CONTENT_EVENTS_TABLE,
             [
                 fixed_ids(CONTENT_EVENT_PREFIX, np.arange(lo + 1, hi + 1), width),
-                fixed_strings(population.keys[ev.user[lo:hi]]),
-                lookup(content.notes.note_ids, ev.note[lo:hi]),
-                timestamps(ev.ts[lo:hi]),
-                lookup(CONTENT_EVENTS, ev.event[lo:hi]),
-                lookup(SURFACES, ev.surface[lo:hi]),
+                fixed_strings(population.keys[user[lo:hi]]),
+                lookup(note_ids, note[lo:hi]),
+                timestamps(ts[lo:hi]),
+                lookup(CONTENT_EVENTS, event[lo:hi]),
+                lookup(SURFACES, surface[lo:hi]),
             ],
         )
 

@@ -54,8 +54,9 @@ from redcat.simulate.content import (
     build_spend,
 )
 from redcat.simulate.population import Population, build_population
+from redcat.simulate.shares import Shares, build_shares
 from redcat.simulate.truth import campaign_truth, note_truth
-from redcat.simulate.writer import TableSink
+from redcat.simulate.writer import TableSink, id_width
 
 Progress = Callable[[str, int, int], None]
 """Progress callback: ``(step description, steps done, steps in all)``."""
@@ -85,6 +86,7 @@ class World:
     catalog: Catalog
     content: ContentWorld
     commerce: tuple[CommerceEvents, ...]
+    shares: Shares
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class WorldSummary:
     orders: int
     caused_orders: int
     caused_gmv: float
+    shares: int = 0
 
     def rows(self, path: str) -> int:
         """Rows written to ``path`` (relative, e.g. ``content/notes.csv``)."""
@@ -183,7 +186,8 @@ def _build(config: WorldConfig, tick: Callable[[int], None]) -> World:
             ]
         )
         commerce.append(retailer_events(config, catalog, population, content, journeys, r, tl))
-    return World(config, tl, population, catalog, content, tuple(commerce))
+    shares = build_shares(config, catalog, population, tuple(commerce), tl)
+    return World(config, tl, population, catalog, content, tuple(commerce), shares)
 
 
 def _prepare_out(out: Path) -> None:
@@ -231,8 +235,13 @@ def _write_all(
 
     c, pop, cat = world.content, world.population, world.catalog
     tick(0)
-    put(f"content/notes.{fmt}", NOTES, [tables.notes_table(c, cat)])
-    put(f"content/content_events.{fmt}", CONTENT_EVENTS_TABLE, tables.content_event_chunks(c, pop))
+    sh = world.shares
+    put(f"content/notes.{fmt}", NOTES, [tables.notes_table(c, cat, sh)])
+    put(
+        f"content/content_events.{fmt}",
+        CONTENT_EVENTS_TABLE,
+        tables.content_event_chunks(c, pop, sh),
+    )
     put(f"content/spend.{fmt}", SPEND, [tables.spend_table(c, world.timeline)])
     put(f"content/holdouts.{fmt}", HOLDOUTS, tables.holdout_chunks(c, pop))
     for r, events in enumerate(world.commerce):
@@ -287,6 +296,7 @@ def simulate_world(
         orders=sum(int((e.event == CE["order"]).sum()) for e in world.commerce),
         caused_orders=int(truth.orders.sum()),
         caused_gmv=round(float(truth.gmv.sum()), 2),
+        shares=len(world.shares),
     )
 
 
@@ -430,6 +440,7 @@ def world_json(world: World, fmt: str, files: list[FileSummary]) -> dict[str, An
             }
             for n, nid in enumerate(notes.note_ids)
         },
+        "shares": shares_json(world),
         "totals": {
             "caused_orders": int(truth.orders.sum()),
             "caused_gmv": round(float(truth.gmv.sum()), 2),
@@ -437,3 +448,35 @@ def world_json(world: World, fmt: str, files: list[FileSummary]) -> dict[str, An
         },
         "rows": {f.path: f.rows for f in files},
     }
+
+
+def shares_json(world: World) -> dict[str, Any]:
+    """Return the truth about buyers' notes: the behaviour behind them, per brand the notes and
+    distinct authors, and per note its brand, publish time and the order that led to it."""
+    sh, cat, rids = world.shares, world.catalog, world.config.retailer_ids
+    widths = [id_width(int(e.order_no.max()) if len(e) else 0) for e in world.commerce]
+    by_brand: dict[str, Any] = {}
+    for b, brand in enumerate(cat.brands):
+        mine = sh.brand == b
+        by_brand[brand.brand_id] = {
+            "notes": int(mine.sum()),
+            "authors": len(np.unique(sh.user[mine])),
+        }
+    return {
+        "notes": len(sh),
+        "authors": len(sh.author_ids),
+        "by_brand": by_brand,
+        "by_note": {
+            nid: {
+                "brand_id": cat.brands[sh.brand[i]].brand_id,
+                "author_id": sh.author_ids[sh.author[i]],
+                "published_at": _iso(sh.published[i]),
+                "order_id": _order_id(rids[sh.retailer[i]], sh.order_no[i], widths[sh.retailer[i]]),
+            }
+            for i, nid in enumerate(sh.note_ids)
+        },
+    }
+
+
+def _order_id(retailer_id: str, order_no: int, width: int) -> str:
+    return f"{retailer_id}-o{int(order_no):0{width}d}"
