@@ -149,9 +149,10 @@ def test_window_moves_orders_in(tmp_path: Path) -> None:
 
 
 def test_simulated_world_intervals_cover_truth(tmp_path: Path) -> None:
-    # Seed 1, 20k users, 0.5 notes per brand per day: 6 campaigns. Measured: 4 of the 6 95%
-    # intervals cover the true incremental orders (C05 and C03 miss; C03 has 80 control users
-    # and no control orders, so its Welch interval ignores the control arm's uncertainty).
+    # Seed 1, 20k users, 0.5 notes per brand per day: 6 campaigns. Measured: all 6 95% intervals
+    # cover the true incremental orders. Before the variance floor and the retailer-side holdout
+    # match only 4 did: C03 and C05 have no control orders (Welch ignored the control arm's
+    # uncertainty), and matching holdouts on content events kept more test than control users.
     cfg = WorldConfig(users=20_000, seed=1, notes_per_brand_per_day=0.5)
     world = tmp_path / "w"
     simulate_world(cfg, world, "parquet")
@@ -169,8 +170,8 @@ def test_simulated_world_intervals_cover_truth(tmp_path: Path) -> None:
                 covered += r.incremental_orders_low <= true <= r.incremental_orders_high
                 total += 1
                 assert r.n_test > r.n_control > 0
-                assert not r.srm_flag
+                assert r.srm_p_value > 0.01
     finally:
         engine.close()
     assert total == 6
-    assert covered >= 4
+    assert covered == 6

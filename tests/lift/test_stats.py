@@ -57,6 +57,47 @@ def test_welch_test_zero_variance() -> None:
     assert (apart.lift.estimate, apart.lift.low, apart.p_value) == (1.0, 1.0, 0.0)
 
 
+def test_pooled_variance_known_answer() -> None:
+    # [1, 0, 0, 0] and [0, 0] pooled: [1, 0, 0, 0, 0, 0], mean 1/6, var (1 − 6/36) / 5 = 1/6
+    pooled = stats.pooled_variance(stats.summarize([1.0, 0, 0, 0]), stats.summarize([0.0, 0]))
+    assert pooled == pytest.approx(1 / 6, rel=1e-14)
+    assert pooled == pytest.approx(np.var([1.0, 0, 0, 0, 0, 0], ddof=1), rel=1e-14)
+
+
+def test_welch_zero_variance_control_gets_pooled_variance() -> None:
+    # Test [1, 0, 0, 0]: mean 1/4, var 1/4. Control [0, 0]: no spread, so its variance becomes
+    # the pooled 1/6. se² = (1/4)/4 + (1/6)/2 = 7/48; df = (7/48)² / ((1/16)²/3 + (1/12)²/1)
+    # = (49/2304) / (19/2304) = 49/19. scipy keeps var 0: se² = 1/16 only.
+    t, c = stats.summarize([1.0, 0, 0, 0]), stats.summarize([0.0, 0])
+    w = stats.welch_test(t, c)
+    q = sps.t.ppf(0.975, 49 / 19)
+    assert w.df == pytest.approx(49 / 19, rel=1e-12)
+    assert w.lift.se == pytest.approx(math.sqrt(7 / 48), rel=1e-14)
+    assert w.lift.low == pytest.approx(0.25 - q * math.sqrt(7 / 48), rel=1e-12)
+    assert w.lift.high == pytest.approx(0.25 + q * math.sqrt(7 / 48), rel=1e-12)
+    assert w.p_value == pytest.approx(2 * sps.t.sf(0.25 / math.sqrt(7 / 48), 49 / 19), rel=1e-12)
+    scipy_ci = sps.ttest_ind([1.0, 0, 0, 0], [0.0, 0], equal_var=False).confidence_interval()
+    assert w.lift.high - w.lift.low > scipy_ci.high - scipy_ci.low
+    # the same floor holds with the arms swapped, and in the MDE
+    swapped = stats.welch_test(c, t)
+    assert swapped.lift.se == pytest.approx(math.sqrt((1 / 6) / 2 + (1 / 4) / 4), rel=1e-14)
+    z = sps.norm.ppf(0.975) + sps.norm.ppf(0.8)
+    assert stats.minimum_detectable_effect(t, c) == pytest.approx(z * math.sqrt(7 / 48))
+
+
+@given(
+    st.lists(st.integers(0, 3), min_size=2, max_size=40).filter(lambda x: len(set(x)) > 1),
+    st.integers(2, 40),
+)
+@settings(max_examples=60, deadline=None)
+def test_floor_never_narrows_below_the_spread_arm(test: list[int], n_control: int) -> None:
+    t = stats.summarize(np.array(test, dtype=float))
+    c = stats.summarize(np.zeros(n_control))
+    w = stats.welch_test(t, c)
+    assert w.lift.se > math.sqrt(t.var_of_mean)
+    assert w.lift.low < w.lift.estimate < w.lift.high
+
+
 def test_relative_lift_known_answer() -> None:
     # r = −2.5 / 5 = −0.5; Var(r) = (5/12)/25 + 2.5²·(5/3)/5⁴ = 1/60 + 1/60 = 1/30.
     r = stats.relative_lift(stats.summarize(T4), stats.summarize(C4))
