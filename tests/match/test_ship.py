@@ -1,0 +1,256 @@
+"""Shipping after PSI: exact row accounting on the hand-made world (tests/match/world_files.py),
+the clean-room tables the engine reads, and refusals that leave nothing half-done."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from tests.match.world_files import write_world
+
+from redcat.engine import open_engine
+from redcat.engine.store import connect
+from redcat.errors import MatchError
+from redcat.funnel.metrics import brand_funnel
+from redcat.ingest.load import ingest_party
+from redcat.match import run_direct_match
+from redcat.match.alliance import new_person_secret, person_key
+from redcat.match.ship import (
+    Manifest,
+    PartyExport,
+    clean_room_in_process,
+    load_shipments,
+    match_and_ship_in_process,
+    ship,
+)
+
+SECRET = bytes(range(32))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> tuple[Path, dict[str, Path]]:
+    return write_world(tmp_path / "in")
+
+
+def _counts(report) -> dict[str, tuple[int, int, int, int, int]]:  # type: ignore[no-untyped-def]
+    return {
+        t.table: (t.rows, t.quarantined, t.duplicates, t.unmatched, t.shipped)
+        for t in report.tables
+    }
+
+
+def test_each_party_ships_only_shared_users_and_accounts_for_every_row(world, tmp_path):
+    content_dir, retailers = world
+    with (
+        PartyExport("content", content_dir) as content,
+        PartyExport("retailer", retailers["tmall"], "tmall") as tmall,
+    ):
+        assert content.user_keys() == ["u1", "u2", "u3", "u4"]  # u4: holdout only; u5 quarantined
+        assert tmall.user_keys() == ["u1", "u2", "u4", "u9"]
+        pair = match_and_ship_in_process(
+            content, tmall, tmp_path / "c", tmp_path / "r", person_secret=SECRET, workers=1
+        )
+    # rows = shipped + unmatched + quarantined + duplicates, by hand:
+    assert _counts(pair.content) == {
+        "content_events": (8, 1, 1, 1, 5),  # e7 bad, e1 twice, u3's e5 unmatched
+        "holdouts": (3, 0, 0, 1, 2),  # u3 unmatched
+        "notes": (3, 0, 0, 0, 3),
+        "spend": (2, 0, 0, 0, 2),
+    }
+    assert _counts(pair.retailer) == {
+        "commerce_events": (7, 0, 0, 1, 6),  # u9's x5 unmatched
+        "shops": (2, 0, 0, 0, 2),
+        "brand_terms": (2, 0, 0, 0, 2),
+    }
+    for t in pair.content.tables + pair.retailer.tables:
+        assert t.rows == t.shipped + t.unmatched + t.quarantined + t.duplicates
+    run = pair.content.manifest.run
+    assert (run.people, run.peer_people, run.matched) == (4, 4, 3)
+    assert pair.retailer.manifest.run.run_id == run.run_id
+    assert pair.content.manifest.shipped["links"] == 3
+
+    events = pq.read_table(tmp_path / "c" / "content_events.parquet")
+    assert "user_key" not in events.column_names
+    assert events.column("event_id").to_pylist() == ["e1", "e2", "e3", "e4", "e6"]
+    assert set(events.column("person_key").to_pylist()) == {
+        person_key(SECRET, "u1"),
+        person_key(SECRET, "u2"),
+    }
+    commerce = pq.read_table(tmp_path / "r" / "commerce_events.parquet")
+    assert "user_key" not in commerce.column_names
+    assert sorted(commerce.column("event_id").to_pylist()) == ["x1", "x2", "x3", "x4", "x6", "x7"]
+    links = pq.read_table(tmp_path / "c" / "links.parquet").to_pylist()
+    assert {r["match_key"] for r in links} == set(commerce.column("match_key").to_pylist())
+    for path in (tmp_path / "c").iterdir():  # no file holds a raw key, even uncompressed
+        if path.suffix == ".json":
+            assert "u1" not in path.read_text()
+
+
+def test_clean_room_holds_matched_people_once_across_retailers(world, tmp_path):
+    content_dir, retailers = world
+    run = clean_room_in_process(
+        content_dir, retailers, tmp_path / "cr", person_secret=SECRET, workers=1
+    )
+    load = run.load
+    assert (load.people, load.content_rows, load.commerce_rows, load.holdout_rows) == (4, 6, 8, 3)
+    by_retailer = {r["retailer_id"]: r for r in load.runs}
+    assert {
+        rid: (r["content_users"], r["retailer_users"], r["matched_users"], r["match_rate"])
+        for rid, r in by_retailer.items()
+    } == {"jd": (4, 3, 2, 0.5), "tmall": (4, 4, 3, 0.75)}
+    con = duckdb.connect(str(run.store), read_only=True)
+    try:
+        keys = dict(
+            con.execute(
+                "SELECT event_id, match_key FROM cr_commerce_events WHERE event_id IN ('x4', 'y1')"
+            ).fetchall()
+        )
+        # u2 bought at tmall (x4) and at jd (y1): two runs, two match_keys, one person
+        assert keys == {"x4": person_key(SECRET, "u2"), "y1": person_key(SECRET, "u2")}
+        content_keys = {
+            r[0] for r in con.execute("SELECT match_key FROM cr_content_events").fetchall()
+        }
+        assert content_keys == {person_key(SECRET, u) for u in ("u1", "u2", "u3")}
+        assert con.execute(
+            "SELECT match_key, arm FROM cr_holdouts ORDER BY arm, match_key"
+        ).fetchall() == sorted(
+            [
+                (person_key(SECRET, "u3"), "control"),
+                (person_key(SECRET, "u4"), "control"),
+                (person_key(SECRET, "u1"), "test"),
+            ],
+            key=lambda r: (r[1], r[0]),
+        )
+        assert con.execute("SELECT count(*) FROM notes").fetchall() == [(3,)]
+        assert con.execute("SELECT retailer_id, shop_id FROM shops ORDER BY 1, 2").fetchall() == [
+            ("jd", "s2"),
+            ("tmall", "s1"),
+            ("tmall", "s9"),
+        ]
+        for table in ("content_events", "commerce_events", "holdouts"):  # raw tables stay empty
+            assert con.execute(f"SELECT count(*) FROM {table}").fetchall() == [(0,)]
+    finally:
+        con.close()
+
+
+def test_engine_outcomes_on_the_clean_room_equal_the_direct_match(world, tmp_path):
+    content_dir, retailers = world
+    run = clean_room_in_process(
+        content_dir, retailers, tmp_path / "cr", person_secret=SECRET, workers=1
+    )
+    direct = tmp_path / "direct.duckdb"
+    with open_engine(direct) as engine:
+        ingest_party(engine.duck, "content", content_dir)
+        for rid, folder in retailers.items():
+            ingest_party(engine.duck, "retailer", folder, rid)
+        run_direct_match(engine.duck, "salt")
+        expected = brand_funnel(engine, "B1").kpis
+    with open_engine(run.store, read_only=True) as engine:
+        got = brand_funnel(engine, "B1").kpis
+    outcome_keys = ("spend", "back_search_users", "visitors", "carts", "orders", "gmv")
+    assert {k: got[k] for k in outcome_keys} == {k: expected[k] for k in outcome_keys}
+    # by hand: u1 (o1), u2 (o2 at tmall, o6 at jd) within 30 days; o4 is 19 days after n1
+    assert (got["orders"], got["gmv"], got["visitors"]) == (3.0, 139.5, 2.0)
+
+
+def test_ship_refuses_a_non_empty_folder_and_leaves_no_partial_shipment(world, tmp_path):
+    content_dir, retailers = world
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "x").write_text("x")
+    with (
+        PartyExport("content", content_dir) as content,
+        PartyExport("retailer", retailers["jd"], "jd") as jd,
+    ):
+        with pytest.raises(MatchError, match="not empty"):
+            match_and_ship_in_process(
+                content, jd, out, tmp_path / "r", person_secret=SECRET, workers=1
+            )
+        with content.psi_party("initiator", workers=1) as a, jd.psi_party("responder") as b:
+            from redcat.match.psi import run_in_process
+
+            run_in_process(a, b)
+            res = a.result()
+        with pytest.raises(MatchError, match="peer retailer"):
+            ship(content, res, tmp_path / "c", ran_at=datetime.now(UTC), seconds=0.0)
+    assert not (tmp_path / "c").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "taken"]  # no staging left
+
+
+def test_load_refuses_shipments_of_different_runs_and_changes_nothing(world, tmp_path):
+    content_dir, retailers = world
+    one = clean_room_in_process(
+        content_dir, {"jd": retailers["jd"]}, tmp_path / "a", person_secret=SECRET, workers=1
+    )
+    two = clean_room_in_process(
+        content_dir, {"jd": retailers["jd"]}, tmp_path / "b", person_secret=SECRET, workers=1
+    )
+    ship_a, ship_b = tmp_path / "a" / "shipments" / "jd", tmp_path / "b" / "shipments" / "jd"
+    con = connect(one.store)
+    try:
+        before = con.execute("SELECT * FROM cr_commerce_events ORDER BY event_id").fetchall()
+        with pytest.raises(MatchError, match="different PSI runs"):
+            load_shipments(con, [ship_a / "content", ship_b / "retailer"])
+        with pytest.raises(MatchError, match="retailer side's shipment is missing"):
+            load_shipments(con, [ship_a / "content"])
+        with pytest.raises(MatchError, match="two content shipments"):
+            load_shipments(con, [ship_a / "content", ship_b / "content", ship_a / "retailer"])
+        assert (
+            con.execute("SELECT * FROM cr_commerce_events ORDER BY event_id").fetchall() == before
+        )
+    finally:
+        con.close()
+    assert two.load.commerce_rows == one.load.commerce_rows == 2
+
+
+def test_load_catches_a_changed_person_secret_and_foreign_match_keys(world, tmp_path):
+    content_dir, retailers = world
+    base = tmp_path / "s"
+    with PartyExport("content", content_dir) as content:
+        for rid, secret in (("tmall", SECRET), ("jd", new_person_secret())):
+            with PartyExport("retailer", retailers[rid], rid) as r:
+                match_and_ship_in_process(
+                    content, r, base / rid / "c", base / rid / "r", person_secret=secret, workers=1
+                )
+    dirs = [base / rid / side for rid in ("tmall", "jd") for side in ("c", "r")]
+    con = duckdb.connect()
+    try:
+        from redcat.engine.store import ensure_schema
+
+        ensure_schema(con)
+        with pytest.raises(MatchError, match="one person secret"):
+            load_shipments(con, dirs)
+        # retailer rows of another run (jd's match_keys, relabelled tmall) are refused
+        jd_rows = pq.read_table(base / "jd" / "r" / "commerce_events.parquet")
+        relabelled = jd_rows.set_column(0, "retailer_id", pa.array(["tmall"] * jd_rows.num_rows))
+        pq.write_table(relabelled, base / "tmall" / "r" / "commerce_events.parquet")
+        with pytest.raises(MatchError, match="links do not hold"):
+            load_shipments(con, dirs[:2])
+        assert not con.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'cr_commerce_events'"
+        ).fetchall()
+    finally:
+        con.close()
+
+
+def test_manifest_round_trips_and_rejects_other_formats(world, tmp_path):
+    content_dir, retailers = world
+    run = clean_room_in_process(
+        content_dir, {"jd": retailers["jd"]}, tmp_path / "cr", person_secret=SECRET, workers=1
+    )
+    folder = tmp_path / "cr" / "shipments" / "jd" / "content"
+    manifest = Manifest.read(folder)
+    assert manifest == run.pairs["jd"].content.manifest
+    body = json.loads((folder / "manifest.json").read_text())
+    assert set(body) == {"format", "party", "retailer_id", "run", "shipped"}
+    body["format"] = "redcat-shipment/9"
+    (folder / "manifest.json").write_text(json.dumps(body))
+    with pytest.raises(MatchError, match="shipment format"):
+        Manifest.read(folder)
+    with pytest.raises(MatchError, match="not a shipment"):
+        Manifest.read(tmp_path)

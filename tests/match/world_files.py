@@ -1,0 +1,85 @@
+"""Export folders of a hand-made alliance world: one content platform, retailers tmall and jd.
+
+Content: u1 sees n1 twice and reads it (e1-e3); u2 sees n2 (e4) and n9 (e6); u3 sees n2 (e5).
+e7 (u5) has an unknown event (quarantined, so u5 is nobody's PSI input); e1 is exported twice
+(one duplicate). Holdouts of C1: u1 test, u3 control, u4 control (u4 has no content events).
+tmall: u1 searches, visits, buys o1 and o4; u2 buys o2; u9 (not on the content platform) buys o3;
+u4 buys o5. jd: u2 buys o6; u8 (not on the content platform) visits; u3 visits.
+
+Hand-computed runs (users = distinct user_keys; content platform: u1-u4):
+- tmall: 4 vs 4 users (u1 u2 u4 u9), shared u1 u2 u4, rate 3/4;
+- jd: 4 vs 3 users (u2 u3 u8), shared u2 u3, rate 2/4;
+- clean room: people u1-u4 (u2 once, though at both retailers); 6 content events (e1-e6),
+  3 holdout rows, 8 commerce rows (x1-x4, x6, x7, y1, y3).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CONTENT_USERS = ("u1", "u2", "u3", "u4")
+ALL_KEYS = ("u1", "u2", "u3", "u4", "u5", "u8", "u9")
+
+_FILES: dict[str, dict[str, str]] = {
+    "content": {
+        "notes": """note_id,brand_id,creator_id,note_type,product_ids,published_at,title
+n1,B1,c1,ad,p1,2026-05-01,t1
+n2,B1,c2,organic,,2026-05-01,t2
+n9,B2,c9,organic,,2026-05-01,other brand
+""",
+        "content_events": """event_id,user_key,note_id,ts,event,surface
+e1,u1,n1,2026-05-01 10:00,impression,feed
+e2,u1,n1,2026-05-01 11:00,impression,feed
+e3,u1,n1,2026-05-01 12:00,read,feed
+e4,u2,n2,2026-05-02 12:00,impression,search
+e5,u3,n2,2026-05-02 12:00,impression,search
+e6,u2,n9,2026-05-02 12:00,impression,feed
+e7,u5,n2,2026-05-02 13:00,bogus,feed
+e1,u1,n1,2026-05-01 10:00,impression,feed
+""",
+        "spend": """date,note_id,campaign_id,amount,kind
+2026-05-01,n1,C1,100,heat
+2026-05-01,n1,C2,50,traffic
+""",
+        "holdouts": """user_key,campaign_id,arm
+u1,C1,test
+u3,C1,control
+u4,C1,control
+""",
+    },
+    "tmall": {
+        "commerce_events": """event_id,user_key,shop_id,ts,event,query,product_id,order_id,amount
+x1,u1,,2026-05-02 10:00,search,acme cream,,,
+x2,u1,s1,2026-05-02 10:05,visit,,,,
+x3,u1,s1,2026-05-02 10:10,order,,p1,o1,99.5
+x4,u2,s1,2026-05-03 10:10,order,,p1,o2,10
+x5,u9,s1,2026-05-03 10:10,order,,p1,o3,10
+x6,u1,s1,2026-05-20 09:00,order,,p1,o4,20
+x7,u4,s1,2026-05-04 09:00,order,,p1,o5,5
+""",
+        "shops": "shop_id,brand_id\ns1,B1\ns9,B2\n",
+        "brand_terms": "brand_id,term\nB1,Acme\nB2,Zeta\n",
+    },
+    "jd": {
+        "commerce_events": """event_id,user_key,shop_id,ts,event,query,product_id,order_id,amount
+y1,u2,s2,2026-05-05 10:00,order,,p1,o6,30
+y2,u8,s2,2026-05-05 11:00,visit,,,,
+y3,u3,s2,2026-05-06 11:00,visit,,,,
+""",
+        "shops": "shop_id,brand_id\ns2,B1\n",
+        "brand_terms": "brand_id,term\nB1,Acme\n",
+    },
+}
+
+
+def write_world(root: Path) -> tuple[Path, dict[str, Path]]:
+    """Write the export folders under ``root``; return (content folder, retailer -> folder)."""
+    folders: dict[str, Path] = {}
+    for party, files in _FILES.items():
+        folder = root / party
+        folder.mkdir(parents=True)
+        for table, text in files.items():
+            (folder / f"{table}.csv").write_text(text, encoding="utf-8")
+        folders[party] = folder
+    content = folders.pop("content")
+    return content, folders
