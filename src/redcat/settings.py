@@ -133,6 +133,34 @@ class LiftSettings:
 
 
 @dataclass(frozen=True)
+class AssetSettings:
+    """AIPS audience-asset (人群资产) defaults, in days: a stage lasts this long after the last
+    event that put a user in it, then decays (the user falls to their highest stage still alive,
+    or to none). Awareness fades slowest among the engagement stages because a brand seen many
+    times stays known; interest is a shorter-lived intent; a purchase or a note written about the
+    brand keeps the user in P or S for a year (the 新客 look-back). ``purchase_credit_days``: a
+    user's entry into P is credited to the last brand note they touched at most this many days
+    before the order (a click window, as in attribution)."""
+
+    aware_days: int = 90
+    interest_days: int = 60
+    purchase_days: int = 365
+    share_days: int = 365
+    purchase_credit_days: int = 15
+
+    def __post_init__(self) -> None:
+        for name in (
+            "aware_days",
+            "interest_days",
+            "purchase_days",
+            "share_days",
+            "purchase_credit_days",
+        ):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"asset setting {name} must be a positive number of days")
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """Web dashboard and API defaults. ``session_hours``: a login session's lifetime;
     ``login_max_failures`` failed logins per user name or client address within
@@ -291,5 +319,6 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     links: LinksSettings = field(default_factory=LinksSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    assets: AssetSettings = field(default_factory=AssetSettings)
     # Salt for the spine's direct match (user_key → match_key); the PSI issue replaces it.
     match_salt: str = "redcat-spine-match-v1"
