@@ -34,3 +34,6 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.lift import lift_app
 
     app.add_typer(lift_app, name="lift")
+    from redcat.cli.links import links_app
+
+    app.add_typer(links_app, name="links")

@@ -1,0 +1,208 @@
+"""The link channel in numbers: clicks and postback orders as frames for attribution and reports.
+
+A link click is deterministic (the click id travels to the retailer and back with the order), so
+the link channel needs no identity match. An order counts as a *conversion of the link channel*
+when the retailer posted it back for a click of the brand's link and it was placed within the
+click-through window (``LinksSettings.click_days``) after that click. Bot-flagged clicks are not
+counted as clicks; an order posted back for one still counts (a real buyer may share an address
+that burst), and is reported in ``bot_click_orders``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from redcat.settings import LinksSettings
+from redcat.store.links import Click, Link, PostbackOrder
+
+CHANNEL = "link"
+
+CLICK_COLUMNS: tuple[str, ...] = (
+    "click_id",
+    "link_id",
+    "note_id",
+    "brand_id",
+    "retailer_id",
+    "ts",
+    "ua_class",
+    "ip_hash",
+    "is_bot",
+)
+CONVERSION_COLUMNS: tuple[str, ...] = (
+    "channel",
+    "retailer_id",
+    "order_id",
+    "click_id",
+    "link_id",
+    "note_id",
+    "brand_id",
+    "click_ts",
+    "order_ts",
+    "amount",
+    "is_bot_click",
+    "in_window",
+)
+REPORT_COLUMNS: tuple[str, ...] = (
+    "link_id",
+    "note_id",
+    "retailer_id",
+    "destination",
+    "clicks",
+    "unique_clickers",
+    "bot_clicks",
+    "orders",
+    "gmv",
+    "conversion_rate",
+    "bot_click_orders",
+    "late_orders",
+)
+
+
+def link_clicks(ops_engine: Engine, brand_id: str | None = None) -> pd.DataFrame:
+    """Return every logged click of ``brand_id``'s links (all brands if None), bots included,
+    one row per click: ``CLICK_COLUMNS`` (``ts`` naive UTC, ``is_bot`` bool)."""
+    query = select(
+        Click.click_id,
+        Click.link_id,
+        Click.note_id,
+        Link.brand_id,
+        Link.retailer_id,
+        Click.ts,
+        Click.ua_class,
+        Click.ip_hash,
+        Click.is_bot,
+    ).join(Link, Link.link_id == Click.link_id)
+    if brand_id is not None:
+        query = query.where(Link.brand_id == brand_id)
+    with ops_engine.connect() as conn:
+        rows = conn.execute(query.order_by(Click.ts, Click.click_id)).all()
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=list(CLICK_COLUMNS))
+    return frame.astype({"is_bot": "bool", "ts": "datetime64[us]"})
+
+
+def link_conversions(
+    ops_engine: Engine, settings: LinksSettings, brand_id: str | None = None
+) -> pd.DataFrame:
+    """Return the postback orders of ``brand_id``'s links with their click: ``CONVERSION_COLUMNS``.
+
+    ``channel`` is ``link``; ``amount`` is GMV in the retailer's currency; ``in_window`` is True
+    when click_ts <= order_ts <= click_ts + ``settings.click_days`` days (only those are link
+    conversions); ``is_bot_click`` flags orders whose click was bot-flagged.
+    """
+    query = (
+        select(
+            PostbackOrder.retailer_id,
+            PostbackOrder.order_id,
+            PostbackOrder.click_id,
+            PostbackOrder.link_id,
+            Click.note_id,
+            Link.brand_id,
+            Click.ts,
+            PostbackOrder.order_ts,
+            PostbackOrder.amount,
+            Click.is_bot,
+        )
+        .join(Click, Click.click_id == PostbackOrder.click_id)
+        .join(Link, Link.link_id == PostbackOrder.link_id)
+    )
+    if brand_id is not None:
+        query = query.where(Link.brand_id == brand_id)
+    with ops_engine.connect() as conn:
+        rows = conn.execute(query.order_by(PostbackOrder.order_ts, PostbackOrder.id)).all()
+    cols = [c for c in CONVERSION_COLUMNS if c not in ("channel", "in_window")]
+    frame = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    frame = frame.astype(
+        {
+            "click_ts": "datetime64[us]",
+            "order_ts": "datetime64[us]",
+            "amount": "float64",
+            "is_bot_click": "bool",
+        }
+    )
+    window = timedelta(days=settings.click_days)
+    in_window = (frame["order_ts"] >= frame["click_ts"]) & (
+        frame["order_ts"] <= frame["click_ts"] + window
+    )
+    frame = frame.assign(channel=CHANNEL, in_window=in_window.astype(bool))
+    return frame[list(CONVERSION_COLUMNS)]
+
+
+def link_report(ops_engine: Engine, brand_id: str, settings: LinksSettings) -> pd.DataFrame:
+    """Return one row per link of ``brand_id`` (``REPORT_COLUMNS``), sorted by note and link.
+
+    ``clicks``: clicks not flagged as bots (events); ``unique_clickers``: distinct salted address
+    hashes among them (an approximation of people: a shared address counts once);
+    ``bot_clicks``: flagged clicks; ``orders`` / ``gmv`` (currency): link conversions in the
+    click-through window; ``conversion_rate``: orders ÷ clicks (NaN without clicks);
+    ``bot_click_orders``: of those orders, how many came through a bot-flagged click;
+    ``late_orders``: postback orders outside the window (not counted).
+    """
+    with ops_engine.connect() as conn:
+        links = conn.execute(
+            select(Link.link_id, Link.note_id, Link.retailer_id, Link.destination).where(
+                Link.brand_id == brand_id
+            )
+        ).all()
+    base = pd.DataFrame(
+        [tuple(r) for r in links], columns=["link_id", "note_id", "retailer_id", "destination"]
+    )
+    clicks = link_clicks(ops_engine, brand_id)
+    human = clicks[~clicks["is_bot"]]
+    per_click = pd.DataFrame(
+        {
+            "clicks": human.groupby("link_id").size(),
+            "unique_clickers": human[human["ip_hash"] != ""]
+            .groupby("link_id")["ip_hash"]
+            .nunique(),
+            "bot_clicks": clicks[clicks["is_bot"]].groupby("link_id").size(),
+        }
+    )
+    conv = link_conversions(ops_engine, settings, brand_id)
+    counted = conv[conv["in_window"]]
+    per_order = pd.DataFrame(
+        {
+            "orders": counted.groupby("link_id").size(),
+            "gmv": counted.groupby("link_id")["amount"].sum(),
+            "bot_click_orders": counted[counted["is_bot_click"]].groupby("link_id").size(),
+            "late_orders": conv[~conv["in_window"]].groupby("link_id").size(),
+        }
+    )
+    out = base.merge(per_click, left_on="link_id", right_index=True, how="left")
+    out = out.merge(per_order, left_on="link_id", right_index=True, how="left")
+    counts = (
+        "clicks",
+        "unique_clickers",
+        "bot_clicks",
+        "orders",
+        "bot_click_orders",
+        "late_orders",
+    )
+    for col in counts:
+        out[col] = out[col].fillna(0).astype("int64")
+    out["gmv"] = out["gmv"].fillna(0.0).astype("float64")
+    rate = out["orders"] / out["clicks"].where(out["clicks"] > 0)
+    out["conversion_rate"] = rate.astype("float64")
+    out = out.sort_values(["note_id", "link_id"], kind="stable").reset_index(drop=True)
+    return out[list(REPORT_COLUMNS)]
+
+
+def note_link_report(report: pd.DataFrame) -> pd.DataFrame:
+    """Roll :func:`link_report` up to notes: ``note_id``, ``links``, ``clicks``, ``orders``,
+    ``gmv``, ``conversion_rate`` (orders ÷ clicks). Unique clickers are not summed (a person
+    clicking two links of a note would count twice)."""
+    grouped = report.groupby("note_id", sort=True)
+    out = pd.DataFrame(
+        {
+            "links": grouped.size(),
+            "clicks": grouped["clicks"].sum(),
+            "orders": grouped["orders"].sum(),
+            "gmv": grouped["gmv"].sum(),
+        }
+    ).reset_index()
+    out["conversion_rate"] = (out["orders"] / out["clicks"].where(out["clicks"] > 0)).astype(
+        "float64"
+    )
+    return out
