@@ -37,3 +37,6 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.links import links_app
 
     app.add_typer(links_app, name="links")
+    from redcat.cli.web import register_web
+
+    register_web(app)

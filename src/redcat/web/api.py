@@ -1,0 +1,387 @@
+"""The JSON API (``/api/v1``): every brand route answers from precomputed snapshots and checks the
+brand scope through :data:`redcat.web.auth.BrandId`. OpenAPI at ``/openapi.json``, docs at
+``/docs``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from redcat.report.data import ReportData
+from redcat.store import auth as store_auth
+from redcat.web.auth import BrandId, CurrentUser, Db, Operator, check_csrf, get_config
+from redcat.web.service import (
+    ALL,
+    FILTER_COLUMNS,
+    BadQuery,
+    NotFound,
+    Reports,
+    chart_names,
+    chart_option,
+    csv_bytes,
+    daily_in_range,
+    display_rows,
+    format_cell,
+    get_table,
+    header_label,
+    html_zip,
+    query_table,
+    range_totals,
+    records,
+    table_names,
+    xlsx_bytes,
+)
+from redcat.web.snapshot import refresh
+
+router = APIRouter()
+
+LangQ = Annotated[Literal["zh", "en"], Query(description="zh (简体中文) or en")]
+ScopeQ = Annotated[str, Query(min_length=1, max_length=64, description="'all' or one retailer id")]
+StartQ = Annotated[date | None, Query(description="first day of the range (inclusive)")]
+EndQ = Annotated[date | None, Query(description="last day of the range (inclusive)")]
+NameP = Annotated[str, Query(min_length=1, max_length=128)]
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Health(BaseModel):
+    """Liveness / readiness answer."""
+
+    status: str
+    brands: int | None = None
+
+
+class Me(BaseModel):
+    """The authenticated principal."""
+
+    username: str
+    role: str
+    brand_id: str | None
+
+
+class BrandSummary(BaseModel):
+    """A brand the principal may see, with its snapshot scopes and freshness."""
+
+    brand_id: str
+    scopes: list[str]
+    generated_at: str | None
+
+
+class BrandMeta(BaseModel):
+    """What one brand's snapshot for a scope holds and how fresh it is."""
+
+    brand_id: str
+    scope: str
+    scopes: list[str]
+    period_start: date
+    period_end: date
+    retailers: list[str]
+    generated_at: str
+    windows: dict[str, int]
+    tables: list[str]
+    charts: list[str]
+    sections: list[dict[str, Any]]
+    caveats: list[str]
+
+
+class Kpis(BaseModel):
+    """Whole-period KPIs of the scope, formatted, and the date range's daily totals."""
+
+    brand_id: str
+    scope: str
+    kpis: dict[str, float | None]
+    display: dict[str, str]
+    labels: dict[str, str]
+    range_totals: dict[str, float]
+    start: date | None
+    end: date | None
+
+
+class TablePage(BaseModel):
+    """One page of a table: raw rows, the same rows formatted, headers in the language."""
+
+    table: str
+    total: int
+    page: int
+    page_size: int
+    columns: list[str]
+    headers: list[str]
+    rows: list[dict[str, Any]]
+    display: list[list[str]]
+
+
+class Chart(BaseModel):
+    """An ECharts option."""
+
+    chart: str
+    option: dict[str, Any]
+
+
+class RefreshAnswer(BaseModel):
+    """What an operator-triggered refresh wrote."""
+
+    brands: list[str]
+    scopes: dict[str, list[str]]
+    seconds: float
+
+
+def _reports(request: Request) -> Reports:
+    reports: Reports = request.app.state.reports
+    return reports
+
+
+def _report(request: Request, brand_id: str, scope: str) -> ReportData:
+    try:
+        return _reports(request).get(brand_id, scope)
+    except (NotFound, ValueError) as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/healthz", response_model=Health, tags=["health"])
+def healthz() -> Health:
+    """Liveness: the process answers."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, tags=["health"])
+def readyz(request: Request, db: Db) -> Health:
+    """Readiness: the operational store answers; counts brands with report snapshots."""
+    db.execute(text("SELECT 1"))
+    return Health(status="ok", brands=len(_reports(request).brands()))
+
+
+@router.get("/api/v1/me", response_model=Me, tags=["auth"])
+def me(principal: CurrentUser) -> Me:
+    """Return who the request acts as."""
+    return Me(username=principal.username, role=principal.role, brand_id=principal.brand_id)
+
+
+@router.get("/api/v1/brands", response_model=list[BrandSummary], tags=["brands"])
+def brands(request: Request, principal: CurrentUser) -> list[BrandSummary]:
+    """List the brands the principal may see that have reports."""
+    reports = _reports(request)
+    out = []
+    for brand_id in reports.brands():
+        if principal.may_see(brand_id):
+            data = reports.get(brand_id)
+            out.append(
+                BrandSummary(
+                    brand_id=brand_id,
+                    scopes=reports.scopes(brand_id),
+                    generated_at=data.generated_at.isoformat(),
+                )
+            )
+    return out
+
+
+@router.get("/api/v1/brands/{brand_id}", response_model=BrandMeta, tags=["brands"])
+def brand_meta(request: Request, brand_id: BrandId, scope: ScopeQ = ALL) -> BrandMeta:
+    """Describe a brand's report for ``scope``: period, retailers covered, freshness, tables,
+    charts and sections."""
+    data = _report(request, brand_id, scope)
+    return BrandMeta(
+        brand_id=brand_id,
+        scope=scope,
+        scopes=_reports(request).scopes(brand_id),
+        period_start=data.period_start,
+        period_end=data.period_end,
+        retailers=list(data.retailers),
+        generated_at=data.generated_at.isoformat(),
+        windows=dict(data.windows),
+        tables=table_names(data),
+        charts=chart_names(data),
+        sections=[
+            {"key": s.key, "title": {"zh": s.title.zh, "en": s.title.en}} for s in data.sections
+        ],
+        caveats=list(data.notes_md),
+    )
+
+
+@router.get("/api/v1/brands/{brand_id}/kpis", response_model=Kpis, tags=["report"])
+def kpis(
+    request: Request,
+    brand_id: BrandId,
+    scope: ScopeQ = ALL,
+    lang: LangQ = "zh",
+    start: StartQ = None,
+    end: EndQ = None,
+) -> Kpis:
+    """Whole-period KPIs (formatted for ``lang``) and totals of the daily rows in the range."""
+    data = _report(request, brand_id, scope)
+    try:
+        daily = daily_in_range(data, start, end)
+    except BadQuery as exc:
+        raise HTTPException(400, str(exc)) from None
+    display = {k: format_cell(k, v, lang, data.currency_symbol) for k, v in data.kpis.items()}
+    return Kpis(
+        brand_id=brand_id,
+        scope=scope,
+        kpis={k: (None if v is None else float(v)) for k, v in data.kpis.items()},
+        display=display,
+        labels={k: header_label(k, lang) for k in data.kpis},
+        range_totals=range_totals(daily),
+        start=start,
+        end=end,
+    )
+
+
+@router.get("/api/v1/brands/{brand_id}/tables/{table}", response_model=TablePage, tags=["report"])
+def table_page(
+    request: Request,
+    brand_id: BrandId,
+    table: str,
+    scope: ScopeQ = ALL,
+    lang: LangQ = "zh",
+    q: Annotated[str | None, Query(max_length=200, description="search text")] = None,
+    sort: Annotated[str | None, Query(max_length=64, description="column to sort by")] = None,
+    order: Literal["asc", "desc"] = "desc",
+    note_type: Annotated[str | None, Query(max_length=64)] = None,
+    creator_id: Annotated[str | None, Query(max_length=64)] = None,
+    campaign_id: Annotated[str | None, Query(max_length=64)] = None,
+    model: Annotated[str | None, Query(max_length=64)] = None,
+    start: StartQ = None,
+    end: EndQ = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> TablePage:
+    """One page of a table (notes, creators, campaigns, credits, model_scores, funnel, daily,
+    kpis, truth or ``<section>__<table>``), searched, filtered and sorted; ``start``/``end``
+    cut the daily table."""
+    data = _report(request, brand_id, scope)
+    try:
+        frame = daily_in_range(data, start, end) if table == "daily" else get_table(data, table)
+        filters = dict(
+            zip(FILTER_COLUMNS, (note_type, creator_id, campaign_id, model), strict=True)
+        )
+        result = query_table(
+            frame,
+            q=q,
+            filters=filters,
+            sort=sort,
+            descending=order == "desc",
+            page=page,
+            page_size=page_size,
+        )
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except BadQuery as exc:
+        raise HTTPException(400, str(exc)) from None
+    kinds: dict[str, str] = {}
+    for section in data.sections:
+        for st in section.tables:
+            if f"{section.key}__{st.key}" == table:
+                kinds = dict(st.kinds)
+    return TablePage(
+        table=table,
+        total=result.total,
+        page=result.page,
+        page_size=result.page_size,
+        columns=list(result.columns),
+        headers=[header_label(c, lang) for c in result.columns],
+        rows=records(result.rows),
+        display=display_rows(result.rows, lang, data.currency_symbol, kinds),
+    )
+
+
+@router.get("/api/v1/brands/{brand_id}/charts/{chart}", response_model=Chart, tags=["report"])
+def chart(
+    request: Request,
+    brand_id: BrandId,
+    chart: str,
+    scope: ScopeQ = ALL,
+    lang: LangQ = "zh",
+    start: StartQ = None,
+    end: EndQ = None,
+) -> Chart:
+    """The ECharts option of one chart (``trend`` obeys the date range)."""
+    data = _report(request, brand_id, scope)
+    try:
+        option = chart_option(data, chart, lang, start, end)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except BadQuery as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Chart(chart=chart, option=option)
+
+
+@router.get(
+    "/api/v1/brands/{brand_id}/export/{name}",
+    tags=["exports"],
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, XLSX: {}, "application/zip": {}}}},
+)
+def export(
+    request: Request,
+    brand_id: BrandId,
+    name: str,
+    scope: ScopeQ = ALL,
+    start: StartQ = None,
+    end: EndQ = None,
+) -> Response:
+    """Download ``<table>.csv``, ``<table>.xlsx``, ``all.xlsx`` (every table, one sheet each) or
+    ``report.zip`` (the HTML report in both languages)."""
+    data = _report(request, brand_id, scope)
+    stem, _, suffix = name.rpartition(".")
+    filename = f"redcat-{brand_id}-{scope}-{name}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    try:
+        if name == "report.zip":
+            return Response(html_zip(data), media_type="application/zip", headers=headers)
+        if name == "all.xlsx":
+            sheets = [(n, _export_frame(data, n, start, end)) for n in table_names(data)]
+            return Response(xlsx_bytes(sheets), media_type=XLSX, headers=headers)
+        if suffix == "csv":
+            return Response(
+                csv_bytes(_export_frame(data, stem, start, end)),
+                media_type="text/csv; charset=utf-8",
+                headers=headers,
+            )
+        if suffix == "xlsx":
+            sheet = [(stem, _export_frame(data, stem, start, end))]
+            return Response(xlsx_bytes(sheet), media_type=XLSX, headers=headers)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except BadQuery as exc:
+        raise HTTPException(400, str(exc)) from None
+    raise HTTPException(404, f"no export {name!r}")
+
+
+def _export_frame(data: ReportData, name: str, start: date | None, end: date | None) -> Any:
+    return daily_in_range(data, start, end) if name == "daily" else get_table(data, name)
+
+
+@router.get("/api/v1/admin/brands", response_model=list[dict[str, Any]], tags=["admin"])
+def admin_brands(db: Db, _op: Operator) -> list[dict[str, Any]]:
+    """Operators: every brand account with its users."""
+    users = store_auth.list_users(db)
+    return [
+        {
+            "brand_id": b.id,
+            "name": b.name,
+            "users": [u.username for u in users if u.brand_id == b.id],
+        }
+        for b in store_auth.list_brands(db)
+    ]
+
+
+@router.post("/api/v1/admin/refresh", response_model=RefreshAnswer, tags=["admin"])
+def admin_refresh(
+    request: Request,
+    _op: Operator,
+    brand: Annotated[list[str] | None, Query(max_length=100)] = None,
+    csrf: Annotated[str | None, Query(max_length=100)] = None,
+) -> RefreshAnswer:
+    """Operators: rebuild report snapshots from the store now (all brands, or ``brand``)."""
+    check_csrf(request, csrf)
+    config = get_config(request)
+    result = refresh(config.store, config.report_dir, config.settings, brands=brand)
+    return RefreshAnswer(
+        brands=list(result.brands),
+        scopes={k: list(v) for k, v in result.scopes.items()},
+        seconds=result.seconds,
+    )

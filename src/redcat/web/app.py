@@ -1,0 +1,91 @@
+"""The FastAPI application factory: ``create_app(config)`` wires the operational store, the
+snapshot reader, the API, the pages and the security headers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from redcat import __version__
+from redcat.store.db import make_engine, session_factory, upgrade
+from redcat.web.api import router as api_router
+from redcat.web.config import WebConfig
+from redcat.web.pages import LoginRequired
+from redcat.web.pages import router as page_router
+from redcat.web.service import Reports
+
+STATIC_DIR = Path(__file__).with_name("static")
+
+# Pages load only their own scripts and styles: no CDN, no inline script execution (chart options
+# are JSON data blocks), no framing.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    """Add CSP and the usual hardening headers to every response."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        if not request.url.path.startswith(("/docs", "/redoc")):
+            response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
+    """Return the dashboard and API app for ``config``.
+
+    Opens (and with ``migrate`` upgrades to head) the operational store, and reads report
+    snapshots from ``config.report_dir`` as they are refreshed.
+    """
+    engine = make_engine(config.ops_db)
+    if migrate:
+        upgrade(config.ops_db, engine=engine)
+    app = FastAPI(
+        title="redcat",
+        version=__version__,
+        description="Seeding-to-sales (种草 → 拔草) measurement: brand dashboard and API. "
+        "Authenticate with `Authorization: Bearer <token>` (`redcat tokens create`).",
+    )
+    app.state.config = config
+    app.state.engine = engine
+    app.state.sessions = session_factory(engine)
+    app.state.reports = Reports(config.report_dir)
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(_request: Request, exc: LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    app.include_router(api_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Build the app from ``REDCAT_STORE``, ``REDCAT_OPS_DB`` and ``REDCAT_REPORTS`` (what
+    ``redcat serve --workers N`` sets for its worker processes)."""
+    import os
+
+    from redcat.settings import Settings
+
+    settings = Settings()
+    config = WebConfig.from_settings(
+        settings,
+        store=Path(os.environ["REDCAT_STORE"]) if "REDCAT_STORE" in os.environ else None,
+        ops_db=os.environ.get("REDCAT_OPS_DB"),
+        report_dir=Path(os.environ["REDCAT_REPORTS"]) if "REDCAT_REPORTS" in os.environ else None,
+    )
+    return create_app(config, migrate=False)

@@ -1,0 +1,87 @@
+"""Dashboard text in zh-CN and English (metric and column names come from report.labels)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from redcat.report.labels import Lang
+
+WEB_TEXT: Mapping[str, tuple[str, str]] = {
+    "app_title": ("红猫 · 种草→拔草看板", "redcat · seeding-to-sales dashboard"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误。", "Wrong user name or password."),
+    "login_locked": (
+        "登录失败次数过多，请稍后再试。",
+        "Too many failed logins; try again later.",
+    ),
+    "nav_overview": ("概览", "Overview"),
+    "nav_funnel": ("转化漏斗", "Funnel"),
+    "nav_notes": ("笔记与达人", "Notes & creators"),
+    "nav_models": ("归因模型", "Attribution models"),
+    "nav_lift": ("增量", "Lift"),
+    "nav_assets": ("AIPS 人群资产", "AIPS audience assets"),
+    "nav_exports": ("导出", "Exports"),
+    "brands": ("品牌", "Brands"),
+    "retailer": ("零售平台", "Retailer"),
+    "all_retailers": ("全部零售平台", "All retailers"),
+    "date_from": ("开始日期", "From"),
+    "date_to": ("结束日期", "To"),
+    "apply": ("应用", "Apply"),
+    "fresh": (
+        "数据更新于 {at}（UTC），覆盖零售平台：{retailers}",
+        "Data as of {at} UTC; retailers covered: {retailers}",
+    ),
+    "period": ("统计周期 {start} 至 {end}", "Period {start} to {end}"),
+    "filters_note": (
+        "零售平台筛选作用于本页全部数字和图表；日期筛选作用于每日趋势、每日明细和区间合计，"
+        "漏斗、笔记、达人、计划与模型为整个周期的去重人数与归因结果。",
+        "The retailer filter applies to every figure and chart; the date range applies to the "
+        "daily trend, the daily table and the range totals, while funnel, notes, creators, "
+        "campaigns and models are whole-period figures (distinct people and attributed orders).",
+    ),
+    "range_totals": ("区间合计（{days} 天）", "Range totals ({days} days)"),
+    "person_days": ("人·天", "person-days"),
+    "daily_table": ("每日明细", "Daily figures"),
+    "search": ("搜索笔记、达人、计划", "Search notes, creators, campaigns"),
+    "note_type": ("笔记类型", "Note type"),
+    "any": ("全部", "Any"),
+    "prev": ("上一页", "Previous"),
+    "next": ("下一页", "Next"),
+    "page_of": ("第 {page} / {pages} 页，共 {total} 行", "Page {page} of {pages}, {total} rows"),
+    "notes_table": ("笔记（含各模型归因成交）", "Notes (with credited orders per model)"),
+    "creators_table": ("达人", "Creators"),
+    "campaigns_table": ("投放计划", "Campaigns"),
+    "credits_table": ("各模型归因明细", "Credits per model and note"),
+    "models_table": ("模型对比", "Model comparison"),
+    "not_measured": (
+        "该品牌尚无此项测量结果（需先运行对应的测量并刷新报表）。",
+        "No such measurement for this brand yet (run it, then refresh the reports).",
+    ),
+    "exports_intro": (
+        "下载每张表的 CSV 或 Excel，以及 HTML 报告（中英文，含本地 ECharts）。",
+        "Download every table as CSV or Excel, and the HTML report (zh and en, ECharts bundled).",
+    ),
+    "all_tables_xlsx": ("全部表格（Excel 工作簿）", "All tables (one Excel workbook)"),
+    "html_report": ("HTML 报告（zip）", "HTML report (zip)"),
+    "no_report": (
+        "还没有报表：请运营人员运行 `redcat refresh`。",
+        "No reports yet: an operator runs `redcat refresh`.",
+    ),
+    "switch_lang": ("English", "中文"),
+    "caveats": ("说明", "Notes and caveats"),
+}
+
+
+def t(key: str, lang: Lang, **fields: object) -> str:
+    """Return dashboard text ``key`` in ``lang`` with ``{name}`` fields filled."""
+    zh, en = WEB_TEXT[key]
+    template = zh if lang == "zh" else en
+    return template.format(**fields) if fields else template
+
+
+def all_text(lang: Lang) -> dict[str, str]:
+    """Return every plain dashboard text in ``lang`` (fields left as written)."""
+    return {key: (zh if lang == "zh" else en) for key, (zh, en) in WEB_TEXT.items()}

@@ -1,0 +1,486 @@
+"""Dashboard pages: server-rendered HTML (Jinja, autoescaped) with ECharts drawn from embedded
+options by ``static/dashboard.js``. Filters are plain GET parameters (``scope``, ``start``,
+``end``, table controls), so every view has a URL; the language comes from ``?lang=`` and is
+remembered in a cookie.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from datetime import date
+from importlib import resources
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from redcat.report.charts import dumps_for_script
+from redcat.report.data import ReportData
+from redcat.report.fmt import fmt_datetime
+from redcat.report.html import kpi_cards
+from redcat.report.labels import Lang, note_type_label
+from redcat.report.section import Section
+from redcat.report.tables import (
+    TableView,
+    campaigns_view,
+    closest_sentence,
+    funnel_view,
+    model_view,
+    section_views,
+)
+from redcat.store import auth as store_auth
+from redcat.store.auth import Principal
+from redcat.web.auth import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    Db,
+    check_csrf,
+    client_address,
+    get_config,
+    login_locked,
+    optional_principal,
+)
+from redcat.web.i18n import all_text, t
+from redcat.web.service import (
+    BadQuery,
+    NotFound,
+    Reports,
+    chart_option,
+    daily_in_range,
+    display_rows,
+    format_cell,
+    header_label,
+    query_table,
+    range_totals,
+    table_names,
+)
+from redcat.web.snapshot import ALL
+
+router = APIRouter(include_in_schema=False)
+LOGIN_CSRF_COOKIE = "redcat_login_csrf"
+
+PAGES: tuple[str, ...] = ("overview", "funnel", "notes", "models", "lift", "assets", "exports")
+#: Which sections a fixed page shows (by section key prefix); other sections get their own page.
+SECTION_PAGES: dict[str, tuple[str, ...]] = {"lift": ("lift",), "assets": ("aips", "asset")}
+TABLE_TABS: tuple[str, ...] = ("notes", "creators", "campaigns", "credits")
+NOTE_TABLE_COLUMNS: tuple[str, ...] = (
+    "note_id",
+    "title",
+    "creator_id",
+    "note_type",
+    "campaign_id",
+    "reach",
+    "reads",
+    "back_search_users",
+    "visitors",
+    "orders",
+    "gmv",
+    "spend",
+    "roi",
+)
+CHART_HEIGHTS = {"funnel": 380, "trend": 420, "notes": 420, "models": 420}
+
+
+class LoginRequired(Exception):
+    """Raised by page dependencies for anonymous visitors; answered with a redirect to /login."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+
+
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("redcat.web", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+ENV = _env()
+
+
+def page_lang(request: Request) -> Lang:
+    """Return the page language: ``?lang=``, else the cookie, else zh."""
+    raw = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE) or "zh"
+    return "en" if raw == "en" else "zh"
+
+
+def page_user(
+    request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+) -> Principal:
+    """Return the logged-in principal of a page request, or send the visitor to /login."""
+    if principal is None:
+        raise LoginRequired(str(request.url.path))
+    return principal
+
+
+PageUser = Annotated[Principal, Depends(page_user)]
+
+
+def _url(request: Request, **changes: Any) -> str:
+    params = dict(request.query_params)
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    query = urlencode(params)
+    return f"{request.url.path}?{query}" if query else request.url.path
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render ``template`` with the common context and remember the page language."""
+    lang = page_lang(request)
+    html = ENV.get_template(template).render(
+        lang=lang,
+        html_lang="zh-CN" if lang == "zh" else "en",
+        tx=all_text(lang),
+        switch_href=_url(request, lang="en" if lang == "zh" else "zh"),
+        csrf=getattr(request.state, "csrf", ""),
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie(LANG_COOKIE, lang, samesite="lax", max_age=365 * 86400)
+    return response
+
+
+def _chart(
+    data: ReportData, name: str, lang: Lang, start: date | None = None, end: date | None = None
+) -> dict[str, Any]:
+    option = chart_option(data, name, lang, start, end)
+    return {"key": name, "height": CHART_HEIGHTS.get(name, 360), "json": dumps_for_script(option)}
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    """The login form; sets the double-submit cookie its CSRF field must match."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", token=token, next=_safe_next(next), error=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+def _safe_next(value: str) -> str:
+    # only same-site paths: an open redirect after login would be a phishing aid
+    return value if value.startswith("/") and not value.startswith("//") else "/"
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    db: Db,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """Check a login: 403 without the matching CSRF cookie, 429 while rate-limited, 401 for
+    wrong credentials, else a session cookie and a redirect."""
+    config = get_config(request)
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf):
+        raise HTTPException(403, "missing or wrong CSRF token")
+    client = client_address(request)
+    lang = page_lang(request)
+    token = secrets.token_urlsafe(24)
+    if login_locked(db, config, username, client):
+        return render(
+            request,
+            "login.html",
+            429,
+            token=cookie,
+            next=_safe_next(next),
+            error=t("login_locked", lang),
+        )
+    principal = store_auth.check_login(db, username, password, client)
+    if principal is None:
+        db.commit()  # the failed attempt must count even though this answer is an error
+        return render(
+            request,
+            "login.html",
+            401,
+            token=cookie,
+            next=_safe_next(next),
+            error=t("login_failed", lang),
+        )
+    sid, _csrf = store_auth.create_session(db, principal, config.settings.web.session_hours)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        httponly=True,
+        samesite="lax",
+        secure=config.secure_cookies,
+        max_age=int(config.settings.web.session_hours * 3600),
+    )
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict")
+    return response
+
+
+@router.post("/logout")
+def logout(
+    request: Request, db: Db, _user: PageUser, csrf: Annotated[str, Form(max_length=100)]
+) -> Response:
+    """End the session (CSRF-checked) and return to the login page."""
+    check_csrf(request, csrf)
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid:
+        store_auth.end_session(db, sid)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _reports(request: Request) -> Reports:
+    reports: Reports = request.app.state.reports
+    return reports
+
+
+@router.get("/")
+def home(request: Request, user: PageUser) -> Response:
+    """Brand users go to their overview; operators to the brand list."""
+    if user.brand_id is not None:
+        return RedirectResponse(f"/b/{user.brand_id}/overview", status_code=303)
+    return RedirectResponse("/brands", status_code=303)
+
+
+@router.get("/brands", response_class=HTMLResponse)
+def brand_list(request: Request, user: PageUser) -> HTMLResponse:
+    """The brands the user may see."""
+    brands = [b for b in _reports(request).brands() if user.may_see(b)]
+    return render(request, "brands.html", user=user, brands=brands)
+
+
+def _brand_data(request: Request, user: Principal, brand_id: str, scope: str) -> ReportData:
+    if not user.may_see(brand_id):
+        raise HTTPException(404, "no such brand")
+    try:
+        return _reports(request).get(brand_id, scope)
+    except (NotFound, ValueError):
+        raise HTTPException(404, "no report for this brand and retailer") from None
+
+
+def _sections_for(data: ReportData, page: str) -> list[Section]:
+    prefixes = SECTION_PAGES.get(page)
+    if prefixes is None:
+        return []
+    return [s for s in data.sections if s.key.startswith(prefixes)]
+
+
+def _other_sections(data: ReportData) -> list[Section]:
+    claimed = tuple(p for prefixes in SECTION_PAGES.values() for p in prefixes)
+    return [s for s in data.sections if not s.key.startswith(claimed)]
+
+
+def _view_dict(view: TableView) -> dict[str, Any]:
+    return {
+        "key": view.key,
+        "title": view.title,
+        "columns": view.columns,
+        "rows": view.rows,
+        "caption": view.caption,
+        "highlight": view.highlight,
+    }
+
+
+def _section_blocks(data: ReportData, sections: list[Section], lang: Lang) -> list[dict[str, Any]]:
+    blocks = []
+    for s in sections:
+        charts = [
+            {
+                "key": f"{s.key}__{c.key}",
+                "title": c.title.get(lang),
+                "height": c.height,
+                "json": dumps_for_script(c.options[lang]),
+            }
+            for c in s.charts
+        ]
+        blocks.append(
+            {
+                "key": s.key,
+                "title": s.title.get(lang),
+                "charts": charts,
+                "views": [_view_dict(v) for v in section_views(s, lang, data.currency_symbol)],
+                "notes": [n.get(lang) for n in s.notes],
+            }
+        )
+    return blocks
+
+
+@router.get("/b/{brand_id}", response_class=HTMLResponse)
+def brand_home(brand_id: str, user: PageUser) -> Response:
+    """Redirect to the brand's overview."""
+    if not user.may_see(brand_id):
+        raise HTTPException(404, "no such brand")
+    return RedirectResponse(f"/b/{brand_id}/overview", status_code=303)
+
+
+@router.get("/b/{brand_id}/{page}", response_class=HTMLResponse)
+def brand_page(
+    request: Request,
+    brand_id: str,
+    page: str,
+    user: PageUser,
+    scope: Annotated[str, Query(max_length=64)] = ALL,
+    start: date | None = None,
+    end: date | None = None,
+    table: str = "notes",
+    q: Annotated[str, Query(max_length=200)] = "",
+    note_type: Annotated[str, Query(max_length=64)] = "",
+    sort: Annotated[str, Query(max_length=64)] = "orders",
+    order: str = "desc",
+    p: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    section: Annotated[str, Query(max_length=64)] = "",
+) -> HTMLResponse:
+    """One dashboard page of a brand (see :data:`PAGES`; ``s`` shows the other sections)."""
+    data = _brand_data(request, user, brand_id, scope)
+    if page not in PAGES and page != "s":
+        raise HTTPException(404, "no such page")
+    lang = page_lang(request)
+    reports = _reports(request)
+    if start is not None and end is not None and end < start:
+        start, end = end, start
+    context: dict[str, Any] = {
+        "user": user,
+        "brand": brand_id,
+        "page": page,
+        "pages": PAGES,
+        "scope": scope,
+        "scopes": reports.scopes(brand_id),
+        "brands": [b for b in reports.brands() if user.may_see(b)],
+        "start": start.isoformat() if start else "",
+        "end": end.isoformat() if end else "",
+        "period_start": data.period_start.isoformat(),
+        "period_end": data.period_end.isoformat(),
+        "fresh": t(
+            "fresh",
+            lang,
+            at=fmt_datetime(data.generated_at),
+            retailers=", ".join(data.retailers) or "—",
+        ),
+        "period": t("period", lang, start=data.period_start, end=data.period_end),
+        "other_sections": [(s.key, s.title.get(lang)) for s in _other_sections(data)],
+        "charts": [],
+        "views": [],
+        "sections": [],
+        "caveats": list(data.notes_md),
+        "section_key": section,
+    }
+    try:
+        if page == "overview":
+            daily = daily_in_range(data, start, end)
+            totals = range_totals(daily)
+            context["cards"] = kpi_cards(data, lang)
+            context["charts"] = [_chart(data, "trend", lang, start, end)]
+            context["range_title"] = t("range_totals", lang, days=int(totals.pop("days")))
+            context["totals"] = [
+                (
+                    header_label(k.removesuffix("_person_days"), lang)
+                    + (f" ({t('person_days', lang)})" if k.endswith("_person_days") else ""),
+                    format_cell(k.removesuffix("_person_days"), v, lang, data.currency_symbol),
+                )
+                for k, v in totals.items()
+            ]
+            context["daily"] = {
+                "headers": [header_label(c, lang) for c in daily.columns],
+                "rows": display_rows(daily, lang, data.currency_symbol),
+            }
+        elif page == "funnel":
+            context["charts"] = [_chart(data, "funnel", lang)]
+            context["views"] = [_view_dict(funnel_view(data, lang))]
+        elif page == "notes":
+            context.update(_notes_context(request, data, lang, table, q, note_type, sort, order, p))
+            context["charts"] = [_chart(data, "notes", lang)] if table == "notes" else []
+        elif page == "models":
+            second = "wape" if data.has_scores else "model_totals"
+            context["charts"] = [_chart(data, "models", lang), _chart(data, second, lang)]
+            context["views"] = [_view_dict(model_view(data, lang))]
+            context["closest"] = closest_sentence(data, lang)
+        elif page in SECTION_PAGES:
+            context["sections"] = _section_blocks(data, _sections_for(data, page), lang)
+        elif page == "s":
+            chosen = [s for s in _other_sections(data) if s.key == section]
+            context["sections"] = _section_blocks(data, chosen, lang)
+        elif page == "exports":
+            context["tables"] = table_names(data)
+        if page == "funnel":
+            context["views"].append(_view_dict(campaigns_view(data, lang)))
+    except BadQuery as exc:
+        raise HTTPException(400, str(exc)) from None
+    return render(
+        request, f"{'sections' if page in ('lift', 'assets', 's') else page}.html", **context
+    )
+
+
+def _notes_context(
+    request: Request,
+    data: ReportData,
+    lang: Lang,
+    table: str,
+    q: str,
+    note_type: str,
+    sort: str,
+    order: str,
+    page: int,
+) -> dict[str, Any]:
+    if table not in TABLE_TABS:
+        table = "notes"
+    frame = getattr(data, table)
+    if table == "notes":
+        credit_cols = [c for c in frame.columns if str(c).startswith("orders_")]
+        frame = frame[[*NOTE_TABLE_COLUMNS, *credit_cols]]
+    if sort not in frame.columns:
+        sort = "orders" if "orders" in frame.columns else str(frame.columns[0])
+    size = get_config(request).settings.web.page_size
+    result = query_table(
+        frame,
+        q=q or None,
+        filters={"note_type": note_type} if note_type and "note_type" in frame.columns else {},
+        sort=sort,
+        descending=order != "asc",
+        page=page,
+        page_size=size,
+    )
+    pages = max(1, math.ceil(result.total / size))
+    note_types = sorted(str(v) for v in data.notes["note_type"].dropna().unique())
+    return {
+        "tab": table,
+        "tabs": TABLE_TABS,
+        "q": q,
+        "note_type": note_type,
+        "note_types": [(v, note_type_label(v, lang)) for v in note_types],
+        "sort": sort,
+        "order": "asc" if order == "asc" else "desc",
+        "columns": [
+            {
+                "key": c,
+                "header": header_label(c, lang),
+                "href": _url(
+                    request, sort=c, order="asc" if sort == c and order != "asc" else "desc", p=1
+                ),
+            }
+            for c in result.columns
+        ],
+        "rows": display_rows(result.rows, lang, data.currency_symbol),
+        "page_info": t("page_of", lang, page=page, pages=pages, total=result.total),
+        "prev_href": _url(request, p=page - 1) if page > 1 else None,
+        "next_href": _url(request, p=page + 1) if page < pages else None,
+    }
+
+
+@router.get("/static/echarts.min.js")
+def echarts_js() -> Response:
+    """The vendored ECharts build (served locally; pages use no CDN)."""
+    body = resources.files("redcat.report").joinpath("static/echarts.min.js").read_bytes()
+    return Response(
+        body,
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -1,0 +1,337 @@
+"""Precomputed report snapshots: what the dashboard and API serve, built after ingest or match.
+
+A snapshot is one brand's :class:`ReportData` for one *scope* — every retailer (``all``) or one
+retailer — written as Parquet tables plus ``meta.json`` under ``<root>/<brand_id>/<scope>/``.
+:func:`refresh` rebuilds every brand's snapshots from the store and swaps each brand's folder in
+atomically (readers never see a half-written brand); :func:`load_snapshot` turns a folder back into
+the :class:`ReportData` it was made from, sections included, so every renderer works unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import ibis
+import pandas as pd
+
+from redcat.engine.core import Engine
+from redcat.engine.store import connect
+from redcat.errors import StoreError
+from redcat.report.assemble import build_report
+from redcat.report.data import FRAME_COLUMNS, ReportData
+from redcat.report.section import Section, SectionChart, SectionTable, Text2
+from redcat.settings import Settings
+
+ALL = "all"
+META = "meta.json"
+FORMAT_VERSION = 1
+#: Frame fields of ReportData written as ``<name>.parquet`` (``truth`` only when present).
+FRAMES: tuple[str, ...] = tuple(FRAME_COLUMNS)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What one :func:`refresh` wrote: brands, scopes per brand and wall seconds taken."""
+
+    brands: tuple[str, ...]
+    scopes: Mapping[str, tuple[str, ...]]
+    seconds: float
+
+
+def _scoped_engine(store: Path, retailer_id: str) -> Engine:
+    """Open an in-memory engine whose tables are views of ``store`` restricted to one retailer.
+
+    Every table of the store appears under its own name; one with a ``retailer_id`` column keeps
+    only ``retailer_id``'s rows, so the unchanged measurement code measures that retailer alone.
+    """
+    con = duckdb.connect(":memory:")
+    con.execute(f"ATTACH '{_sql_str(str(store))}' AS src (READ_ONLY)")
+    rows = con.execute(
+        "SELECT table_name, bool_or(column_name = 'retailer_id') FROM information_schema.columns "
+        "WHERE table_catalog = 'src' AND table_schema = 'main' GROUP BY table_name"
+    ).fetchall()
+    for name, scoped in rows:
+        where = f" WHERE retailer_id = '{_sql_str(retailer_id)}'" if scoped else ""
+        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM src.main."{name}"{where}')
+    return Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
+
+
+def _sql_str(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _text2(value: Text2 | None) -> dict[str, str] | None:
+    return None if value is None else {"zh": value.zh, "en": value.en}
+
+
+def _parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    # Parquet needs one type per column: object columns mixing str and numbers become strings.
+    out = frame.reset_index(drop=True).copy()
+    out.columns = [str(c) for c in out.columns]
+    for col in out.columns:
+        if out[col].dtype == object:
+            values = out[col].dropna()
+            if not values.map(lambda v: isinstance(v, str)).all():
+                out[col] = out[col].map(lambda v: None if v is None else str(v)).astype("string")
+    return out
+
+
+def write_snapshot(data: ReportData, folder: Path, scope: str = ALL) -> Path:
+    """Write ``data`` as one snapshot folder (Parquet per frame, ``meta.json``); return it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sections: list[dict[str, Any]] = []
+    for s_index, section in enumerate(data.sections):
+        tables = []
+        for t_index, table in enumerate(section.tables):
+            file = f"section_{s_index}_{t_index}.parquet"
+            _parquet_safe(table.frame).to_parquet(folder / file, index=False)
+            tables.append(
+                {
+                    "key": table.key,
+                    "title": _text2(table.title),
+                    "file": file,
+                    "columns": list(table.columns),
+                    "headers": {k: _text2(v) for k, v in table.headers.items()},
+                    "kinds": dict(table.kinds),
+                    "caption": _text2(table.caption),
+                    "highlight": sorted(int(i) for i in table.highlight),
+                }
+            )
+        sections.append(
+            {
+                "key": section.key,
+                "title": _text2(section.title),
+                "tables": tables,
+                "charts": [
+                    {
+                        "key": c.key,
+                        "title": _text2(c.title),
+                        "options": {k: v for k, v in c.options.items()},
+                        "height": c.height,
+                    }
+                    for c in section.charts
+                ],
+                "notes": [_text2(n) for n in section.notes],
+            }
+        )
+    for name in FRAMES:
+        frame = getattr(data, name)
+        if frame is not None:
+            _parquet_safe(frame).to_parquet(folder / f"{name}.parquet", index=False)
+    meta = {
+        "format": FORMAT_VERSION,
+        "brand_id": data.brand_id,
+        "scope": scope,
+        "period_start": data.period_start.isoformat(),
+        "period_end": data.period_end.isoformat(),
+        "retailers": list(data.retailers),
+        "generated_at": data.generated_at.isoformat(),
+        "windows": dict(data.windows),
+        "kpis": {k: (None if v is None else float(v)) for k, v in data.kpis.items()},
+        "notes_md": list(data.notes_md),
+        "currency_symbol": data.currency_symbol,
+        "has_truth": data.truth is not None,
+        "sections": sections,
+    }
+    (folder / META).write_text(
+        json.dumps(meta, ensure_ascii=False, default=_json_default), encoding="utf-8"
+    )
+    return folder
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars in chart options
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a snapshot")
+
+
+def _t2(raw: Mapping[str, str] | None) -> Text2 | None:
+    return None if raw is None else Text2(raw["zh"], raw["en"])
+
+
+def read_meta(folder: Path) -> dict[str, Any]:
+    """Return a snapshot folder's ``meta.json``; :class:`StoreError` when absent or unreadable."""
+    try:
+        meta: dict[str, Any] = json.loads((folder / META).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"no readable report snapshot in {folder}") from exc
+    return meta
+
+
+def load_snapshot(folder: Path) -> ReportData:
+    """Read a snapshot folder back into the :class:`ReportData` that was written there."""
+    meta = read_meta(folder)
+    frames = {
+        name: pd.read_parquet(folder / f"{name}.parquet")
+        for name in FRAMES
+        if (folder / f"{name}.parquet").exists()
+    }
+    sections = []
+    for s in meta["sections"]:
+        tables = tuple(
+            SectionTable(
+                key=t["key"],
+                title=Text2(**t["title"]),
+                frame=pd.read_parquet(folder / t["file"]),
+                columns=tuple(t["columns"]),
+                headers={k: Text2(**v) for k, v in t["headers"].items()},
+                kinds=t["kinds"],
+                caption=_t2(t["caption"]),
+                highlight=frozenset(t["highlight"]),
+            )
+            for t in s["tables"]
+        )
+        charts = tuple(
+            SectionChart(
+                key=c["key"], title=Text2(**c["title"]), options=c["options"], height=c["height"]
+            )
+            for c in s["charts"]
+        )
+        notes = tuple(Text2(**n) for n in s["notes"])
+        sections.append(Section(s["key"], Text2(**s["title"]), tables, charts, notes))
+    daily = frames["daily"]
+    if "date" in daily.columns:
+        daily = daily.assign(date=pd.to_datetime(daily["date"]).dt.date)
+    return ReportData(
+        brand_id=meta["brand_id"],
+        period_start=date.fromisoformat(meta["period_start"]),
+        period_end=date.fromisoformat(meta["period_end"]),
+        retailers=tuple(meta["retailers"]),
+        generated_at=datetime.fromisoformat(meta["generated_at"]),
+        windows=meta["windows"],
+        kpis=meta["kpis"],
+        funnel=frames["funnel"],
+        daily=daily,
+        notes=frames["notes"],
+        creators=frames["creators"],
+        campaigns=frames["campaigns"],
+        credits=frames["credits"],
+        model_scores=frames["model_scores"],
+        truth=frames.get("truth"),
+        notes_md=tuple(meta["notes_md"]),
+        currency_symbol=meta["currency_symbol"],
+        sections=tuple(sections),
+    )
+
+
+def brand_folder(root: Path, brand_id: str) -> Path:
+    """Return the folder of ``brand_id``'s snapshots under ``root``."""
+    return root / _safe_name(brand_id)
+
+
+def scope_folder(root: Path, brand_id: str, scope: str) -> Path:
+    """Return the folder of one brand's snapshot for ``scope`` (``all`` or a retailer id)."""
+    return brand_folder(root, brand_id) / _safe_name(scope)
+
+
+def _safe_name(name: str) -> str:
+    if not name or name.startswith(".") or "/" in name or "\\" in name or "\0" in name:
+        raise StoreError(f"not a usable brand or retailer id for a folder name: {name!r}")
+    return name
+
+
+def snapshot_brands(root: Path) -> list[str]:
+    """Return the brand ids that have a complete ``all`` snapshot under ``root``, sorted."""
+    if not root.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / ALL / META).exists()
+    )
+
+
+def _swap_in(staged: Path, target: Path) -> None:
+    # rename is atomic on one file system; the old folder is moved aside first and removed after,
+    # so a reader sees the old brand or the new one, never a mix.
+    old = target.with_name(f".old-{target.name}-{os.getpid()}")
+    if target.exists():
+        target.rename(old)
+    staged.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def refresh(
+    store: Path,
+    root: Path,
+    settings: Settings | None = None,
+    *,
+    brands: Sequence[str] | None = None,
+    truth: pd.DataFrame | None = None,
+    per_retailer: bool = True,
+    progress: Progress | None = None,
+) -> RefreshResult:
+    """Rebuild report snapshots of ``brands`` (default: every brand with notes) from ``store``.
+
+    Writes one ``all`` snapshot per brand and, with ``per_retailer``, one per retailer (the
+    measurements rerun on that retailer's rows alone, so the retailer filter changes every
+    figure consistently). Returns what was written and the seconds it took (wall clock).
+    """
+    settings = settings or Settings()
+    step = progress or (lambda _msg: None)
+    started = time.perf_counter()
+    root.mkdir(parents=True, exist_ok=True)
+    con = connect(store, read_only=True)
+    try:
+        engine = Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
+        chosen = list(brands) if brands else engine.distinct_values("notes", "brand_id")
+        retailers = engine.distinct_values("cr_commerce_events", "retailer_id")
+        staged: dict[str, Path] = {}
+        for brand_id in chosen:
+            step(f"{brand_id}: all retailers")
+            stage = root / f".stage-{_safe_name(brand_id)}-{os.getpid()}"
+            shutil.rmtree(stage, ignore_errors=True)
+            data = build_report(engine, brand_id, settings, truth=truth)
+            write_snapshot(data, stage / ALL, ALL)
+            staged[brand_id] = stage
+    finally:
+        con.close()
+    scopes: dict[str, tuple[str, ...]] = {b: (ALL,) for b in chosen}
+    if per_retailer and len(retailers) > 1:
+        for retailer_id in retailers:
+            scoped = _scoped_engine(store, retailer_id)
+            try:
+                for brand_id in chosen:
+                    step(f"{brand_id}: {retailer_id}")
+                    data = build_report(scoped, brand_id, settings, truth=truth)
+                    write_snapshot(data, staged[brand_id] / _safe_name(retailer_id), retailer_id)
+                    scopes[brand_id] = (*scopes[brand_id], retailer_id)
+            finally:
+                scoped.close()
+    for brand_id, stage in staged.items():
+        _swap_in(stage, brand_folder(root, brand_id))
+    return RefreshResult(tuple(chosen), scopes, time.perf_counter() - started)
+
+
+def scopes_of(root: Path, brand_id: str) -> list[str]:
+    """Return the scopes with a snapshot for ``brand_id``: ``all`` first, then retailers sorted."""
+    folder = brand_folder(root, brand_id)
+    if not folder.is_dir():
+        return []
+    found = sorted(p.name for p in folder.iterdir() if (p / META).exists() and p.name != ALL)
+    return [ALL, *found] if (folder / ALL / META).exists() else found
+
+
+def iter_tables(data: ReportData) -> Iterable[tuple[str, pd.DataFrame]]:
+    """Yield (name, raw frame) of every table of a report: the core frames, then each section
+    table as ``<section>__<table>``."""
+    for name in FRAMES:
+        frame = getattr(data, name)
+        if frame is not None:
+            yield name, frame
+    for section in data.sections:
+        for table in section.tables:
+            yield f"{section.key}__{table.key}", table.frame

@@ -1,0 +1,165 @@
+"""The JSON API on the session's simulated world: answers come from the snapshots, filters act,
+exports open, and credentials decide what is visible."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pandas as pd
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from tests.web.conftest import World, bearer
+
+from redcat.web.snapshot import load_snapshot, scope_folder
+
+
+def test_health_needs_no_login(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "brands": None}
+    assert client.get("/readyz").json()["brands"] == 2
+
+
+def test_anonymous_and_bad_tokens_are_401(client: TestClient, world: World) -> None:
+    brand = world.brands[0]
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get(f"/api/v1/brands/{brand}/kpis").status_code == 401
+    bad = {"Authorization": "Bearer rct_not-a-token"}
+    assert client.get(f"/api/v1/brands/{brand}/kpis", headers=bad).status_code == 401
+
+
+def test_brand_user_sees_only_its_brand(client: TestClient, world: World) -> None:
+    a, b = world.brands
+    headers = bearer(world, f"user_{a}")
+    assert client.get("/api/v1/me", headers=headers).json()["brand_id"] == a
+    listed = client.get("/api/v1/brands", headers=headers).json()
+    assert [x["brand_id"] for x in listed] == [a]
+    assert client.get(f"/api/v1/brands/{b}", headers=headers).status_code == 404
+    op = client.get("/api/v1/brands", headers=bearer(world, "op")).json()
+    assert sorted(x["brand_id"] for x in op) == sorted(world.brands)
+
+
+def test_meta_says_freshness_and_retailers(client: TestClient, world: World) -> None:
+    a = world.brands[0]
+    meta = client.get(f"/api/v1/brands/{a}", headers=bearer(world, f"user_{a}")).json()
+    assert meta["scopes"][0] == "all" and len(meta["scopes"]) == 3
+    assert len(meta["retailers"]) == 2 and meta["generated_at"]
+    assert {"notes", "creators", "credits", "daily", "kpis"} <= set(meta["tables"])
+    retailer = meta["scopes"][1]
+    one = client.get(
+        f"/api/v1/brands/{a}", params={"scope": retailer}, headers=bearer(world, f"user_{a}")
+    ).json()
+    assert one["retailers"] == [retailer]
+
+
+def test_orders_of_each_retailer_add_up(client: TestClient, world: World) -> None:
+    # every order belongs to exactly one retailer, so per-retailer snapshots partition them
+    a = world.brands[0]
+    headers = bearer(world, f"user_{a}")
+    scopes = client.get(f"/api/v1/brands/{a}", headers=headers).json()["scopes"]
+    orders = {
+        s: client.get(f"/api/v1/brands/{a}/kpis", params={"scope": s}, headers=headers).json()[
+            "kpis"
+        ]["orders"]
+        for s in scopes
+    }
+    assert orders["all"] > 0
+    assert orders["all"] == sum(v for s, v in orders.items() if s != "all")
+
+
+def test_kpis_range_totals_match_the_daily_rows(client: TestClient, world: World) -> None:
+    a = world.brands[0]
+    data = load_snapshot(scope_folder(world.config.report_dir, a, "all"))
+    days = sorted(pd.to_datetime(data.daily["date"]).dt.date)
+    start, end = days[3], days[9]
+    answer = client.get(
+        f"/api/v1/brands/{a}/kpis",
+        params={"start": start.isoformat(), "end": end.isoformat(), "lang": "en"},
+        headers=bearer(world, f"user_{a}"),
+    ).json()
+    picked = data.daily[[start <= d <= end for d in pd.to_datetime(data.daily["date"]).dt.date]]
+    assert answer["range_totals"]["days"] == 7
+    assert answer["range_totals"]["orders"] == float(picked["orders"].sum())
+    assert answer["range_totals"]["gmv"] == float(picked["gmv"].sum())
+    assert answer["labels"]["orders"] == "Orders"
+    assert answer["display"]["roi"] != ""
+    backwards = client.get(
+        f"/api/v1/brands/{a}/kpis",
+        params={"start": end.isoformat(), "end": start.isoformat()},
+        headers=bearer(world, f"user_{a}"),
+    )
+    assert backwards.status_code == 400
+
+
+def test_table_sort_search_filter_and_pages(client: TestClient, world: World) -> None:
+    a = world.brands[0]
+    headers = bearer(world, f"user_{a}")
+    url = f"/api/v1/brands/{a}/tables/notes"
+    full = client.get(url, params={"page_size": 500, "sort": "gmv"}, headers=headers).json()
+    gmv = [r["gmv"] for r in full["rows"]]
+    assert gmv == sorted(gmv, reverse=True) and full["total"] == len(gmv)
+    assert any(c.startswith("orders_") for c in full["columns"])  # per-model credits
+    first = client.get(url, params={"page_size": 5, "sort": "gmv"}, headers=headers).json()
+    second = client.get(
+        url, params={"page_size": 5, "page": 2, "sort": "gmv"}, headers=headers
+    ).json()
+    assert [r["note_id"] for r in first["rows"] + second["rows"]] == [
+        r["note_id"] for r in full["rows"][:10]
+    ]
+    note = full["rows"][0]
+    found = client.get(url, params={"q": note["note_id"]}, headers=headers).json()
+    assert note["note_id"] in [r["note_id"] for r in found["rows"]]
+    kind = note["note_type"]
+    typed = client.get(url, params={"note_type": kind, "page_size": 500}, headers=headers).json()
+    assert {r["note_type"] for r in typed["rows"]} == {kind}
+    assert len(first["display"]) == 5 and len(first["display"][0]) == len(first["columns"])
+    assert client.get(url, params={"sort": "nope"}, headers=headers).status_code == 400
+    assert client.get(f"/api/v1/brands/{a}/tables/nope", headers=headers).status_code == 404
+
+
+def test_trend_chart_obeys_the_date_range(client: TestClient, world: World) -> None:
+    a = world.brands[0]
+    headers = bearer(world, f"user_{a}")
+    url = f"/api/v1/brands/{a}/charts/trend"
+    whole = client.get(url, headers=headers).json()["option"]
+    meta = client.get(f"/api/v1/brands/{a}", headers=headers).json()
+    cut = client.get(
+        url, params={"start": meta["period_start"], "end": meta["period_start"]}, headers=headers
+    ).json()["option"]
+    assert (
+        len(cut["xAxis"][0]["data"] if isinstance(cut["xAxis"], list) else cut["xAxis"]["data"])
+        == 1
+    )
+    assert cut != whole
+    for name in meta["charts"]:
+        assert client.get(f"/api/v1/brands/{a}/charts/{name}", headers=headers).status_code == 200
+    assert client.get(f"/api/v1/brands/{a}/charts/nope", headers=headers).status_code == 404
+
+
+def test_exports_csv_excel_and_html(client: TestClient, world: World) -> None:
+    a = world.brands[0]
+    headers = bearer(world, f"user_{a}")
+    base = f"/api/v1/brands/{a}/export"
+    csv = client.get(f"{base}/notes.csv", headers=headers)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    frame = pd.read_csv(io.BytesIO(csv.content), encoding="utf-8-sig")
+    total = client.get(f"{base.replace('/export', '')}/tables/notes", headers=headers).json()
+    assert len(frame) == total["total"]
+    book = load_workbook(io.BytesIO(client.get(f"{base}/all.xlsx", headers=headers).content))
+    meta = client.get(f"/api/v1/brands/{a}", headers=headers).json()
+    assert book.sheetnames == [n[:31] for n in meta["tables"]]
+    one = load_workbook(io.BytesIO(client.get(f"{base}/credits.xlsx", headers=headers).content))
+    assert one.sheetnames == ["credits"]
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"{base}/report.zip", headers=headers).content))
+    assert {"report.html", "report.en.html", "assets/echarts.min.js"} <= set(archive.namelist())
+    assert client.get(f"{base}/nope.csv", headers=headers).status_code == 404
+    assert client.get(f"{base}/notes.pdf", headers=headers).status_code == 404
+
+
+def test_admin_routes_are_for_operators(client: TestClient, world: World) -> None:
+    a = world.brands[0]
+    assert client.get("/api/v1/admin/brands", headers=bearer(world, f"user_{a}")).status_code == 403
+    brands = client.get("/api/v1/admin/brands", headers=bearer(world, "op")).json()
+    assert {b["brand_id"]: b["users"] for b in brands}[a] == [f"user_{a}"]
+    refused = client.post("/api/v1/admin/refresh", headers=bearer(world, f"user_{a}"))
+    assert refused.status_code == 403
