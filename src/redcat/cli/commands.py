@@ -13,6 +13,13 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.match import match_app
 
     app.add_typer(match_app, name="match")
+    from redcat.cli.clean_room import match_load_cmd, match_report_cmd
+
+    match_app.command("load")(match_load_cmd)
+    match_app.command("report")(match_report_cmd)
+    from redcat.cli.accounts import accounts_app
+
+    app.add_typer(accounts_app, name="accounts")
     from redcat.cli.simulate import simulate_cmd
 
     app.command("simulate")(simulate_cmd)

@@ -1,0 +1,88 @@
+"""``redcat accounts`` and ``redcat match load/report`` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.match.world_files import write_world
+
+from redcat.cli.main import main
+from redcat.match.ship import PartyExport, match_and_ship_in_process
+
+SECRET = bytes(range(32))
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_accounts_add_list_show_remove(tmp_path: Path, capsys):
+    store = str(tmp_path / "s.duckdb")
+    code, out, _ = run(
+        capsys, "accounts", "add", "B1", "--name", "Acme", "--shop", "tmall:s1",
+        "--shop", "jd:s2", "--store", store,
+    )  # fmt: skip
+    assert code == 0 and "2 shop(s)" in out
+    code, _, err = run(capsys, "accounts", "add", "B1", "--store", store)
+    assert code == 2 and "already has an account" in err
+    code, out, _ = run(capsys, "accounts", "list", "--format", "json", "--store", store)
+    assert json.loads(out) == [
+        {"brand_id": "B1", "name": "Acme", "content_account": "B1", "shops": "jd:s2 tmall:s1"}
+    ]
+    code, out, _ = run(capsys, "accounts", "show", "B1", "--format", "csv", "--store", store)
+    assert out.splitlines() == [
+        "kind,retailer_id,id",
+        "content_account,,B1",
+        "shop,jd,s2",
+        "shop,tmall,s1",
+    ]
+    code, _, err = run(capsys, "accounts", "show", "B9", "--store", store)
+    assert code == 2 and "'B9' has no three-party account" in err
+    code, _, err = run(capsys, "accounts", "add", "B2", "--shop", "tmall", "--store", store)
+    assert code == 2 and "RETAILER:SHOP_ID" in err
+    assert run(capsys, "accounts", "remove", "B1", "--store", store)[0] == 0
+    code, out, _ = run(capsys, "accounts", "list", "--format", "csv", "--store", store)
+    assert out.splitlines() == ["brand_id,name,content_account,shops"]
+
+
+def test_accounts_load_from_toml(tmp_path: Path, capsys):
+    store = str(tmp_path / "s.duckdb")
+    config = tmp_path / "accounts.toml"
+    config.write_text('[[brand]]\nid = "B1"\nshops = { tmall = ["s1", "s3"] }\n')
+    code, out, _ = run(capsys, "accounts", "load", str(config), "--store", store)
+    assert code == 0 and "loaded 1 account(s)" in out
+    assert run(capsys, "accounts", "load", str(config), "--store", store)[0] == 2
+    assert run(capsys, "accounts", "load", str(config), "--replace", "--store", store)[0] == 0
+
+
+def test_match_load_and_report(tmp_path: Path, capsys):
+    content_dir, retailers = write_world(tmp_path / "in")
+    with (
+        PartyExport("content", content_dir) as content,
+        PartyExport("retailer", retailers["tmall"], "tmall") as tmall,
+    ):
+        match_and_ship_in_process(
+            content, tmall, tmp_path / "c", tmp_path / "r", person_secret=SECRET, workers=1
+        )
+    store = str(tmp_path / "cr.duckdb")
+    code, out, _ = run(
+        capsys, "match", "load", str(tmp_path / "c"), str(tmp_path / "r"), "--store", store
+    )
+    assert code == 0 and "3 people" in out
+    code, out, _ = run(capsys, "match", "report", "--format", "json", "--store", store)
+    (row,) = json.loads(out)
+    assert {k: row[k] for k in ("retailer_id", "content_users", "retailer_users")} == {
+        "retailer_id": "tmall",
+        "content_users": 4,
+        "retailer_users": 4,
+    }
+    assert (row["matched_users"], row["match_rate"], row["share_user_key"]) == (3, 0.75, 1.0)
+    assert (row["protocol"], row["protocol_version"]) == ("redcat-ecdh-psi-x25519", "1")
+    code, out, _ = run(capsys, "match", "report", "--format", "csv", "--store", store)
+    assert out.splitlines()[0].startswith("retailer_id,content_users,retailer_users")
+    code, _, err = run(capsys, "match", "load", str(tmp_path / "c"), "--store", store)
+    assert code == 2 and "retailer side's shipment is missing" in err
