@@ -120,7 +120,15 @@ def test_assets_each_note_added(assets) -> None:
     assert got == {("n1", "A"): 1, ("n1", "I"): 1, ("n1", "P"): 1, ("n2", "A"): 1,
                    ("u1", "S"): 1, ("u2", "I"): 1}  # fmt: skip
     wide = assets.note_assets_wide(may(1), may(10))
-    assert wide.iloc[0].to_dict() == {"note_id": "n1", "A": 1, "I": 1, "P": 1, "S": 0, "total": 3}
+    assert wide.iloc[0].to_dict() == {
+        "note_id": "n1",
+        "title": "t1",
+        "A": 1,
+        "I": 1,
+        "P": 1,
+        "S": 0,
+        "total": 3,
+    }
     # Entries before the period do not count: from day 3 on only a's P and S entries remain.
     later = assets.note_assets(may(3), may(10))
     assert {(n, s) for n, s, _ in later.itertuples(index=False)} == {("n1", "P"), ("u1", "S")}

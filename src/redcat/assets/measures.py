@@ -219,9 +219,32 @@ class AudienceAssets:
         wide["total"] = wide.sum(axis=1)
         wide = wide.reset_index()
         wide.columns.name = None
+        notes = self.engine.table("notes")
+        notes = notes.filter(notes.brand_id == self.brand_id).select("note_id", "title")
+        wide = wide.merge(self.engine.execute(notes), on="note_id", how="left")
+        wide = wide[["note_id", "title", *STAGES, "total"]]
         return wide.sort_values(["total", "note_id"], ascending=[False, True]).reset_index(
             drop=True
         )
+
+    def summary(self, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+        """Return one row per stage (none, A, I, P, S): ``users_start`` and ``users_end`` (people
+        in the stage on the period's first and last day), ``change`` (end − start) and
+        ``share_end`` (users_end ÷ population, a fraction)."""
+        start, end = self.period(start, end)
+        sizes = self.stage_sizes(start, start), self.stage_sizes(end, end)
+        first, last = (dict(zip(f["stage"], f["users"], strict=True)) for f in sizes)
+        rows = [
+            {
+                "stage": stage,
+                "users_start": first[stage],
+                "users_end": last[stage],
+                "change": last[stage] - first[stage],
+                "share_end": last[stage] / self.population if self.population else None,
+            }
+            for stage in ALL_STAGES
+        ]
+        return pd.DataFrame(rows)
 
 
 def _count(engine: Engine, table: ir.Table) -> int:

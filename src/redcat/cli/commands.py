@@ -41,6 +41,9 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.lift import lift_app
 
     app.add_typer(lift_app, name="lift")
+    from redcat.cli.assets import assets_cmd
+
+    app.command("assets")(assets_cmd)
     from redcat.cli.links import links_app
 
     app.add_typer(links_app, name="links")
