@@ -15,6 +15,9 @@ Hand-computed runs (users = distinct user_keys; content platform: u1-u4):
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Mapping
 from pathlib import Path
 
 CONTENT_USERS = ("u1", "u2", "u3", "u4")
@@ -72,14 +75,29 @@ y3,u3,s2,2026-05-06 11:00,visit,,,,
 }
 
 
-def write_world(root: Path) -> tuple[Path, dict[str, Path]]:
-    """Write the export folders under ``root``; return (content folder, retailer -> folder)."""
+def write_world(root: Path, keys: Mapping[str, str] | None = None) -> tuple[Path, dict[str, Path]]:
+    """Write the export folders under ``root``; return (content folder, retailer -> folder).
+    ``keys`` renames user keys (``u1`` -> ...) in every ``user_key`` column."""
     folders: dict[str, Path] = {}
     for party, files in _FILES.items():
         folder = root / party
         folder.mkdir(parents=True)
         for table, text in files.items():
+            if keys:
+                text = _rename(text, keys)
             (folder / f"{table}.csv").write_text(text, encoding="utf-8")
         folders[party] = folder
     content = folders.pop("content")
     return content, folders
+
+
+def _rename(text: str, keys: Mapping[str, str]) -> str:
+    rows = list(csv.reader(io.StringIO(text)))
+    if "user_key" not in rows[0]:
+        return text
+    col = rows[0].index("user_key")
+    for row in rows[1:]:
+        row[col] = keys.get(row[col], row[col])
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
