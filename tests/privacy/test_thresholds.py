@@ -108,7 +108,7 @@ def test_missing_column_and_bad_k() -> None:
         )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     rows=st.lists(st.tuples(st.integers(1, 200), st.integers(0, 1000)), min_size=1, max_size=12),
     k=st.integers(1, 120),
