@@ -107,6 +107,14 @@ class AttributionSettings:
     # The model whose credits give per-note, creator and campaign orders, GMV and ROI in reports:
     # last touch came closest to causal truth on the simulator's worlds (see README).
     report_model: str = "last"
+    # Lift calibration (attribution.calibrate): holdout outcome window in days after a campaign's
+    # last spend date, and how campaign estimates pool ("none": each campaign's own; "spend":
+    # shrunk toward the brand's incremental orders per spend). 7 days: the simulator's effects
+    # fade with a 3-day half-life and every further day adds baseline orders to both arms; on
+    # the demo world the holdouts' error against true incremental orders (WAPE over campaigns)
+    # was 0.46 with 7 days and 0.70 with 30.
+    calibration_window_days: int = 7
+    calibration_pooling: str = "none"
 
 
 @dataclass(frozen=True)
