@@ -51,6 +51,8 @@ class Windows:
             {"skincare": 29, "makeup": 15, "baby_food": 70, "apparel": 15, "snacks": 7}
         )
     )
+    # Fixed attribution windows (days after the touch) shown beside the decision-cycle ROI(T+x).
+    roi_fixed_days: tuple[int, ...] = (7, 15)
 
     def __post_init__(self) -> None:
         for name in ("funnel_days", "click_days", "view_days", "new_customer_days"):
