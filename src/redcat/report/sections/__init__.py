@@ -8,5 +8,6 @@ takes a :class:`~redcat.report.section.SectionInput` and returns a
 from __future__ import annotations
 
 from redcat.report.section import SectionBuilder
+from redcat.report.sections.assets import build_assets_section
 
-SECTION_BUILDERS: list[SectionBuilder] = []
+SECTION_BUILDERS: list[SectionBuilder] = [build_assets_section]
