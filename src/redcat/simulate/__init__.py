@@ -6,7 +6,8 @@ internal truth) and :func:`write_world`; the CLI is ``redcat simulate``.
 
 Output layout under the output directory ``DIR`` (``<ext>`` = csv, parquet or jsonl)::
 
-    content/notes.<ext> content_events.<ext> spend.<ext> holdouts.<ext>
+    content/notes.<ext> content_events.<ext> spend.<ext> holdouts.<ext>   (notes and events include
+                                                                        buyers' notes and posts)
     retailers/<retailer_id>/commerce_events.<ext> shops.<ext> brand_terms.<ext>
     truth/note_truth.csv  truth/world.json      (never read by the pipeline)
 
@@ -77,6 +78,17 @@ Commerce, caused (the truth)
   Events at or after the period end are not observed and not counted. Exposure is targeted by
   interest, and interest also drives baseline buying: exposed users buy more even without any
   effect — the selection bias naive attribution falls for and the holdouts undo.
+
+Buyers' notes (S, shared)
+  After each order, a buyer who uses the content platform writes a note about the brand with
+  probability ``share_prob`` (6 %), a log-normal delay (median ``share_delay_days``, 5 days; at
+  least half a day) later; only notes inside the note period are observed. Each is a ``notes`` row
+  (``UN00001``…, organic, by the buyer's own account ``U00001``…, featuring the product bought,
+  published at the post time) plus a ``post`` content event (the author's user_key, the new
+  note, surface ``profile``) — how the S stage of AIPS audience assets reaches the clean room.
+  Buyers' notes get no impressions here, so they cause nothing and are absent from
+  ``note_truth``; ``world.json`` records them under ``shares`` (per brand, and per note the
+  order that led to it). They are drawn from their own stream after all commerce.
 
 Ids and order
   Event ids ``ce000000001`` (content) and ``<retailer>-e000000001`` (commerce), order ids
