@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -128,6 +129,17 @@ def _settings(idle_timeout: float | None) -> MatchSettings:
     )
 
 
+@contextmanager
+def _status(text: str) -> Iterator[Callable[[str], None]]:
+    """A Rich spinner on a terminal's stderr, updated through the yielded function; nothing
+    when stderr is a file or pipe (logs want the summary, not spinner frames)."""
+    if not err_console.is_terminal:
+        yield lambda _text: None
+        return
+    with err_console.status(text) as status:
+        yield status.update
+
+
 def _run_party(
     role: Role,
     party_name: str,
@@ -144,13 +156,13 @@ def _run_party(
     discard_output(out)  # a stale result or partial must not pass for this run's
     columns = parse_id_types(id_types or [], id_col)
     t0 = time.monotonic()
-    with err_console.status(f"reading {ids}") as status:
+    with _status(f"reading {ids}") as say:
         data = read_ids(ids, id_col, columns)
         party = PsiParty(role, data.people, types=data.types, workers=workers)
         prepared = time.monotonic() - t0
 
         def progress(text: str) -> None:
-            status.update(f"[bold]{party_name}[/]: {text}")
+            say(f"[bold]{party_name}[/]: {text}")
 
         try:
             net = run(party, progress)
