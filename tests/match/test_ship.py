@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -16,7 +17,7 @@ from tests.match.world_files import write_world
 from redcat.engine import open_engine
 from redcat.engine.store import connect
 from redcat.errors import MatchError
-from redcat.funnel.metrics import brand_funnel
+from redcat.funnel.metrics import brand_funnel, content_metrics, funnel_sources
 from redcat.ingest.load import ingest_party
 from redcat.match import run_direct_match
 from redcat.match.alliance import new_person_secret, person_key
@@ -28,6 +29,7 @@ from redcat.match.ship import (
     match_and_ship_in_process,
     ship,
 )
+from redcat.settings import Windows
 
 SECRET = bytes(range(32))
 
@@ -150,8 +152,34 @@ def test_engine_outcomes_on_the_clean_room_equal_the_direct_match(world, tmp_pat
             ingest_party(engine.duck, "retailer", folder, rid)
         run_direct_match(engine.duck, "salt")
         expected = brand_funnel(engine, "B1").kpis
+        own: dict[tuple[str, str | None], tuple[int, ...]] = {}
+        for level in ("brand_id", "note_id", "creator_id", "campaign_id", "day"):
+            frame = engine.execute(content_metrics(funnel_sources(engine, "B1", Windows()), level))
+            for row in frame.itertuples(index=False):
+                key = getattr(row, level)
+                if pd.isna(key):
+                    key = None
+                else:
+                    key = pd.Timestamp(key).date().isoformat() if level == "day" else str(key)
+                own[(level, key)] = (row.impressions, row.reach, row.reads, row.interactions)
     with open_engine(run.store, read_only=True) as engine:
         got = brand_funnel(engine, "B1").kpis
+    con = duckdb.connect(str(run.store), read_only=True)
+    try:
+        shipped = {
+            (level, key): tuple(rest)
+            for level, key, *rest in con.execute(
+                "SELECT level, key, impressions, reach, reads, interactions "
+                "FROM platform_metrics WHERE brand_id = 'B1'"
+            ).fetchall()
+        }
+        design = con.execute("SELECT * FROM holdout_design").fetchall()
+    finally:
+        con.close()
+    # the platform's own figures over all its users, as the funnel computes them from raw rows
+    assert shipped == own
+    assert shipped[("brand_id", "B1")] == (4, 3, 1, 0)  # by hand: e1 e2 e4 e5; u1 u2 u3; e3
+    assert design == [("C1", 3, 2)]
     outcome_keys = ("spend", "back_search_users", "visitors", "carts", "orders", "gmv")
     assert {k: got[k] for k in outcome_keys} == {k: expected[k] for k in outcome_keys}
     # by hand: u1 (o1), u2 (o2 at tmall, o6 at jd) within 30 days; o4 is 19 days after n1

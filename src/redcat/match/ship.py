@@ -7,7 +7,8 @@ Its distinct ``user_key`` s are the PSI input. :func:`ship` then writes a *shipm
 
 - content platform (the alliance hub, :mod:`redcat.match.alliance`): ``content_events`` and
   ``holdouts`` of users shared in this run, keyed by ``person_key``; ``links`` (``retailer_id``,
-  ``match_key``, ``person_key``); ``notes`` and ``spend`` as they are;
+  ``match_key``, ``person_key``); ``notes`` and ``spend`` as they are; and two aggregates over
+  all its users (:mod:`redcat.match.aggregates`: ``platform_metrics``, ``holdout_design``);
 - retailer: ``commerce_events`` of shared users keyed by the run's ``match_key``; ``shops`` and
   ``brand_terms`` as they are;
 - both: ``manifest.json``, the run's figures the parties agreed to reveal (:class:`RunFigures`)
@@ -19,8 +20,11 @@ party keeps: rows = shipped + unmatched + quarantined + duplicates (per table).
 Clean-room side. :func:`load_shipments` checks that the shipments pair up (one content and one
 retailer shipment per retailer, from the same run), maps retailer rows to ``person_key``, and
 rebuilds ``cr_content_events``, ``cr_commerce_events``, ``cr_holdouts`` (``person_key`` in the
-engine's ``match_key`` column), ``notes``, ``spend``, ``shops``, ``brand_terms`` and the runs'
-rows of ``match_runs``, in one transaction, so the whole pipeline runs on it unchanged.
+engine's ``match_key`` column), ``notes``, ``spend``, ``shops``, ``brand_terms``,
+``platform_metrics``, ``holdout_design`` and the runs' rows of ``match_runs``, in one transaction.
+The raw ``content_events``, ``commerce_events`` and ``holdouts`` stay empty there: the engine's
+measurements over matched people run unchanged; the content platform's whole-population figures
+(reach, impressions, the holdout design) come from the shipped aggregates.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ import pyarrow as pa
 from redcat.errors import MatchError
 from redcat.ingest.contract import Party
 from redcat.ingest.load import FileReport, ingest_party
+from redcat.match.aggregates import (
+    HOLDOUT_DESIGN_DDL,
+    PLATFORM_METRICS_DDL,
+    holdout_design,
+    platform_metrics,
+)
 from redcat.match.alliance import person_key, person_links
 from redcat.match.keys import confirmation
 from redcat.match.psi import PsiParty, PsiResult, Role, Transcript, TypeCount, run_in_process
@@ -308,10 +318,19 @@ def ship(
             shipped[table] = n
         if export.party == "content":
             assert person_secret is not None
-            links = person_links(person_secret, retailer_id, result.matches)
-            con.register("_links", links)
-            shipped["links"] = _copy_parquet(con, "SELECT * FROM _links", staging / "links.parquet")
-            con.unregister("_links")
+            extras = {
+                "links": person_links(person_secret, retailer_id, result.matches),
+                "platform_metrics": platform_metrics(con),
+                "holdout_design": holdout_design(con),
+            }
+            for name, table in extras.items():
+                con.register("_extra", table)
+                try:
+                    shipped[name] = _copy_parquet(
+                        con, "SELECT * FROM _extra", staging / f"{name}.parquet"
+                    )
+                finally:
+                    con.unregister("_extra")
         manifest = Manifest(
             export.party, retailer_id, run_figures(result, ran_at=ran_at, seconds=seconds), shipped
         )
@@ -451,7 +470,15 @@ def load_shipments(con: duckdb.DuckDBPyConnection, directories: Sequence[Path]) 
     pairs = pair_shipments(directories)
     content_dirs = [p[0] for p in pairs.values()]
     retailer_dirs = [p[2] for p in pairs.values()]
-    content_tables = ("content_events", "holdouts", "links", "notes", "spend")
+    content_tables = (
+        "content_events",
+        "holdouts",
+        "links",
+        "notes",
+        "spend",
+        "platform_metrics",
+        "holdout_design",
+    )
     src = {t: _files(content_dirs, t) for t in content_tables}
     src.update({t: _files(retailer_dirs, t) for t in ("commerce_events", "shops", "brand_terms")})
     con.execute("BEGIN TRANSACTION")
@@ -503,6 +530,7 @@ def load_shipments(con: duckdb.DuckDBPyConnection, directories: Sequence[Path]) 
         for table in ("notes", "spend", "shops", "brand_terms"):
             con.execute(f"DELETE FROM {table}")
             con.execute(f"INSERT INTO {table} SELECT DISTINCT * FROM read_parquet(?)", [src[table]])
+        _load_aggregates(con, src)
         runs = insert_runs(con, [(cm, rm) for (_, cm, _, rm) in pairs.values()])
         report = LoadReport(
             runs=tuple(runs),
@@ -521,6 +549,28 @@ def load_shipments(con: duckdb.DuckDBPyConnection, directories: Sequence[Path]) 
         con.execute("ROLLBACK")
         raise
     return report
+
+
+def _load_aggregates(con: duckdb.DuckDBPyConnection, src: Mapping[str, list[str]]) -> None:
+    """Replace the content platform's aggregates with the shipped ones; every run ships the
+    same (they describe the whole export), so two runs disagreeing is an error."""
+    for table, ddl, key in (
+        ("platform_metrics", PLATFORM_METRICS_DDL, "level, brand_id, key"),
+        ("holdout_design", HOLDOUT_DESIGN_DDL, "campaign_id"),
+    ):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(ddl)
+        con.execute(
+            f"INSERT INTO {table} SELECT DISTINCT * FROM read_parquet(?) ORDER BY {key}",
+            [src[table]],
+        )
+        clash = con.execute(
+            f"SELECT {key} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+        ).fetchall()
+        if clash:
+            raise MatchError(
+                f"the content shipments disagree on {table} {clash[0]}: load runs of one export"
+            )
 
 
 def _check_links(
