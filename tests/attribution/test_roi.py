@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from redcat.attribution.roi import COLUMNS, RoiWindow, roi_plan, roi_wide, roi_windows
@@ -57,7 +59,7 @@ def build(path: Path) -> Engine:
 
 
 @pytest.fixture
-def long(tmp_path: Path):
+def long(tmp_path: Path) -> Iterator[pd.DataFrame]:
     engine = build(tmp_path / "s.duckdb")
     try:
         yield roi_windows(engine, "B1", Settings(), category="skincare")
@@ -65,7 +67,7 @@ def long(tmp_path: Path):
         engine.close()
 
 
-def cell(long, level: str, key: str, window: str, col: str) -> float:
+def cell(long: pd.DataFrame, level: str, key: str, window: str, col: str) -> float:
     sel = (long["level"] == level) & (long["id"] == key) & (long["window"] == window)
     assert sel.sum() == 1
     return float(long.loc[sel, col].item())
@@ -90,7 +92,7 @@ def test_plan_puts_the_decision_cycle_first() -> None:
         roi_plan(bad, "skincare")
 
 
-def test_an_order_20_days_after_the_touch_counts_in_t29_only(long) -> None:
+def test_an_order_20_days_after_the_touch_counts_in_t29_only(long: pd.DataFrame) -> None:
     assert list(long.columns) == list(COLUMNS)
     assert cell(long, "note", "n1", "T+29", "gmv") == 200.0
     assert cell(long, "note", "n1", "T+15", "gmv") == 0.0
@@ -107,7 +109,7 @@ def test_an_order_20_days_after_the_touch_counts_in_t29_only(long) -> None:
         assert cell(long, "note", "n2", w, "orders") == 1.0
 
 
-def test_campaigns_split_by_spend_and_brand_totals(long) -> None:
+def test_campaigns_split_by_spend_and_brand_totals(long: pd.DataFrame) -> None:
     # n2 is 30/40 C1 and 10/40 C2
     assert cell(long, "campaign", "C1", "T+29", "gmv") == 260.0  # 200 + 0.75 × 80
     assert cell(long, "campaign", "C1", "T+29", "roi") == 2.0  # ÷ 130
@@ -124,7 +126,7 @@ def test_campaigns_split_by_spend_and_brand_totals(long) -> None:
     assert not long.loc[long["window"] != "T+29", "decision_cycle"].any()
 
 
-def test_wide_view(long) -> None:
+def test_wide_view(long: pd.DataFrame) -> None:
     wide = roi_wide(long, "campaign")
     assert list(wide.columns) == [
         "id",
