@@ -171,12 +171,12 @@ def passwd_cmd(
 
 @users_app.command("list")
 def list_cmd(ops_db: OpsDbOption = DEFAULT_OPS) -> None:
-    """List brands and users."""
+    """List brands and users, tab-separated."""
     with session_scope(_sessions(ops_db)) as db:
         for brand in store_auth.list_brands(db):
-            console.print(f"brand {brand.id}\t{brand.name}")
+            typer.echo(f"brand\t{brand.id}\t{brand.name}")
         for user in store_auth.list_users(db):
-            console.print(f"user {user.username}\t{user.role}\t{user.brand_id or '-'}")
+            typer.echo(f"user\t{user.username}\t{user.role}\t{user.brand_id or '-'}")
 
 
 @tokens_app.command("create")
@@ -202,7 +202,7 @@ def token_list_cmd(ops_db: OpsDbOption = DEFAULT_OPS) -> None:
     with session_scope(_sessions(ops_db)) as db:
         for token, owner in store_auth.list_tokens(db):
             state = "revoked" if token.revoked_at else "active"
-            console.print(f"{token.id}\t{token.prefix}…\t{owner}\t{token.name}\t{state}")
+            typer.echo(f"{token.id}\t{token.prefix}…\t{owner}\t{token.name}\t{state}")
 
 
 @tokens_app.command("revoke")

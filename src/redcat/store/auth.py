@@ -325,4 +325,4 @@ def list_tokens(session: Session) -> list[tuple[ApiToken, str]]:
         .join(User, User.id == ApiToken.user_id)
         .order_by(ApiToken.id.desc())
     )
-    return [(t, u) for t, u in rows.tuples()]
+    return [(t, u) for t, u in rows]

@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import pandas as pd
 
+from redcat.errors import StoreError
 from redcat.report.charts import build_charts, trend_option
 from redcat.report.data import ReportData, is_missing
 from redcat.report.fmt import MISSING, Kind, format_column, format_value
@@ -100,7 +101,7 @@ class Reports:
         try:
             meta = scope_folder(self.root, brand_id, scope) / META
             stamp = meta.stat().st_mtime_ns
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, StoreError) as exc:
             raise NotFound(f"no report for brand {brand_id!r} and scope {scope!r}") from exc
         key = (brand_id, scope)
         with self._lock:
