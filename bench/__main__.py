@@ -1,14 +1,15 @@
 """``python -m bench``: run redcat's benchmarks and print Rich tables; also write JSON and Markdown.
 
-    python -m bench                  # both sections at full size (about 7 minutes on 2 cores)
+    python -m bench                  # all sections at full size (about 10 minutes on 2 cores)
     python -m bench --quick          # small smoke run (well under a minute)
-    python -m bench --only world     # or --only paths
+    python -m bench --only world     # or --only paths, --only psi
     python -m bench --large          # bigger world: 3M users, 6 brands (beyond the 20 minutes)
 
-Sections: ``world`` (simulate a world and time every pipeline stage, see :mod:`bench.world`) and
+Sections: ``world`` (simulate a world and time every pipeline stage, see :mod:`bench.world`),
 ``paths`` (a 1M-row aggregated path file, redcat against ChannelAttribution and mam, see
-:mod:`bench.paths`). Results go to ``bench/results/latest.json`` and ``latest.md`` (not
-committed).
+:mod:`bench.paths`) and ``psi`` (private set intersection between two party processes over
+mutual TLS at 100k and 1M identifiers per side, see :mod:`bench.psi`; about 3 minutes).
+Results go to ``bench/results/latest.json`` and ``latest.md`` (not committed).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from rich.console import Console
 
 from bench.pathfile import PathSpec
 from bench.paths import PathsBench, run_paths
+from bench.psi import psi_table, run_tls, spu_available
 from bench.table import markdown_table, paths_table, rich_table, world_table
 from bench.world import WorldBench, run_world
 
@@ -55,7 +57,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small smoke run")
     p.add_argument("--large", action="store_true", help="bigger world: 3M users, 6 brands")
-    p.add_argument("--only", choices=("world", "paths"), help="run one section")
+    p.add_argument("--only", choices=("world", "paths", "psi"), help="run one section")
+    p.add_argument(
+        "--psi-sizes",
+        help="psi: identifiers per side, comma-separated (default 100000,1000000; 20000 quick)",
+    )
     p.add_argument("--users", type=int, help="world: simulated people (default 1,000,000)")
     p.add_argument("--brands", type=int, help="world: brands (default 3)")
     p.add_argument("--days", type=int, default=30, help="world: days of notes (default 30)")
@@ -106,6 +112,13 @@ def configs(args: argparse.Namespace) -> tuple[WorldBench, PathsBench]:
         repeat=repeat,
     )
     return world, paths
+
+
+def psi_sizes(args: argparse.Namespace) -> list[int]:
+    """Identifiers per side of each PSI run the arguments ask for."""
+    if args.psi_sizes:
+        return [int(x) for x in args.psi_sizes.split(",") if x.strip()]
+    return [20_000] if args.quick else [100_000, 1_000_000]
 
 
 def machine() -> dict[str, Any]:
@@ -222,6 +235,19 @@ def main(argv: list[str] | None = None) -> int:
             }
             markdown += [f"## {title}", "", markdown_table(rendered), ""]
             loads["after paths"] = _load(say)
+        if args.only in (None, "psi"):
+            sizes = psi_sizes(args)
+            say(f"[bold]PSI[/]: two party processes over mutual TLS, {sizes} identifiers per side")
+            runs = []
+            for n in sizes:
+                runs.append(run_tls(n, 0.5, workdir=workdir))
+                say(f"  {n:,} x {n:,}: {runs[-1]['wall_s']:.1f} s wall")
+            title = "PSI over mutual TLS — two party processes on loopback, 50% overlap"
+            rendered = psi_table(runs, spu_available())
+            say(rich_table(title, rendered))
+            results["psi"] = {"runs": runs, "spu_installed": spu_available()}
+            markdown += [f"## {title}", "", markdown_table(rendered), ""]
+            loads["after psi"] = _load(say)
     finally:
         _drop(workdir, args.keep)
     results["wall_seconds"] = time.perf_counter() - began

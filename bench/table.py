@@ -28,6 +28,9 @@ PATHS_HEADERS = (
     "note",
 )
 NUMERIC = {"rows", "seconds", "rows/s", "redcat s", "ratio", "max rel diff", "moved"}
+# the PSI section (bench/psi.py)
+NUMERIC |= {"n per side", "matched", "wall s", "idle est. s", "sent A / B MB"}
+NUMERIC |= {"RSS A / B / worker MiB"}
 PATHS_CAPTION = (
     "seconds: wall clock, the fastest of {repeat} run(s) (the least disturbed by other work), "
     "reading the file excluded (see the load rows). "
