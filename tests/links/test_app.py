@@ -29,7 +29,7 @@ PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 
 @pytest.fixture
 def client(ops_engine: Engine) -> Iterator[TestClient]:
-    app = create_links_app(ops_engine, SETTINGS, keyring_ttl_seconds=0.0)
+    app = create_links_app(ops_engine, SETTINGS, keyring_ttl_seconds=0.0, link_cache_seconds=0.0)
     with TestClient(app, follow_redirects=False) as c:
         yield c
 

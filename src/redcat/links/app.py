@@ -14,6 +14,8 @@ run uvicorn with ``--proxy-headers`` and ``--forwarded-allow-ips``); only its sa
 from __future__ import annotations
 
 import contextlib
+import functools
+import gc
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -29,7 +31,13 @@ from redcat.links.bots import BurstDetector, bot_pattern, hash_ip, ua_class
 from redcat.links.clicklog import ClickLog, ClickRecord, LinkTarget, new_click_id
 from redcat.links.postback import handle_postback
 from redcat.links.service import ensure_keys, ip_salt, keyring, utcnow
-from redcat.links.tokens import MAX_TOKEN_CHARS, Keyring, b64decode_strict, verify_link
+from redcat.links.tokens import (
+    MAX_TOKEN_CHARS,
+    Keyring,
+    VerifiedToken,
+    b64decode_strict,
+    verify_link,
+)
 from redcat.settings import LinksSettings
 from redcat.store.db import session_factory
 
@@ -65,10 +73,16 @@ def _kid_of(token: str) -> str | None:
 
 
 def create_links_app(
-    engine: Engine, settings: LinksSettings, *, keyring_ttl_seconds: float = 30.0
+    engine: Engine,
+    settings: LinksSettings,
+    *,
+    keyring_ttl_seconds: float = 30.0,
+    link_cache_seconds: float = 5.0,
 ) -> Starlette:
     """Return the links service on ``engine`` (an operational store migrated to head).
 
+    Key changes reach a running service within ``keyring_ttl_seconds``, a disabled link within
+    ``link_cache_seconds``.
     Creates the first link key and IP salt when the store has none. Routes: ``GET /l/{token}``,
     ``POST /postback``, ``GET /healthz``.
     """
@@ -84,14 +98,27 @@ def create_links_app(
 
     rings = KeyringCache(load_ring, ttl_seconds=keyring_ttl_seconds)
     log = ClickLog(
-        engine, click_param=settings.click_param, synchronous=settings.sqlite_synchronous
+        engine,
+        click_param=settings.click_param,
+        synchronous=settings.sqlite_synchronous,
+        cache_seconds=link_cache_seconds,
     )
     bots = bot_pattern(settings.bot_user_agents)
+
+    # Few distinct user agents make most traffic; classifying one costs several regex scans.
+    @functools.lru_cache(maxsize=4096)
+    def classify(user_agent: str | None) -> str:
+        return ua_class(user_agent, bots)
+
     bursts = BurstDetector(settings.burst_clicks, settings.burst_seconds)
 
+    @functools.lru_cache(maxsize=65536)
+    def hashed(address: str | None) -> str:
+        return hash_ip(address, salt)
+
     def click_maker(request: Request, link_id: str) -> Callable[[LinkTarget], ClickRecord]:
-        ua = ua_class(request.headers.get("user-agent"), bots)
-        ip = hash_ip(request.client.host if request.client else None, salt)
+        ua = classify(request.headers.get("user-agent"))
+        ip = hashed(request.client.host if request.client else None)
 
         def make(target: LinkTarget) -> ClickRecord:
             burst = bursts.hit(ip, time.monotonic())
@@ -100,10 +127,26 @@ def create_links_app(
 
         return make
 
+    # Tokens that verified under the current keyring object (a reload starts a new cache, so a
+    # retired key's tokens stop working with the reload that retires it).
+    verified_tokens: dict[str, VerifiedToken] = {}
+    cache_ring: list[Keyring | None] = [None]
+
+    def verify(ring: Keyring, token: str) -> VerifiedToken | None:
+        if cache_ring[0] is not ring or len(verified_tokens) >= 100_000:
+            verified_tokens.clear()
+            cache_ring[0] = ring
+        verified = verified_tokens.get(token)
+        if verified is None:
+            verified = verify_link(ring, token)
+            if verified is not None:
+                verified_tokens[token] = verified
+        return verified
+
     async def redirect(request: Request) -> Response:
         token = request.path_params["token"]
         ring = rings.get()
-        verified = verify_link(ring, token)
+        verified = verify(ring, token)
         if verified is None:
             kid = _kid_of(token)
             if kid is None or kid in ring.keys:
@@ -172,4 +215,8 @@ def serve(url: str, settings: LinksSettings, *, host: str = "127.0.0.1", port: i
     engine = make_engine(url)
     upgrade(url, engine=engine)
     app = create_links_app(engine, settings)
+    # Everything loaded so far (SQLAlchemy, Alembic, the app) lives as long as the process: keep
+    # it out of the cyclic collector, whose full passes would otherwise walk it under load.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from sqlalchemy import Engine
 from redcat.links.urls import click_template
 
 _SQLITE_TS = "%Y-%m-%d %H:%M:%S.%f"  # SQLAlchemy's own SQLite DateTime storage format
+_MAX_CACHED = 100_000  # link targets kept in memory before the cache starts over
 
 
 def new_click_id() -> str:
@@ -65,8 +67,21 @@ class ClickLog:
     worker thread.
     """
 
-    def __init__(self, engine: Engine, *, click_param: str, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        click_param: str,
+        synchronous: str = "NORMAL",
+        cache_seconds: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.engine = engine
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        # link id -> (loaded at, target or None for an unknown or disabled link): a link is
+        # immutable but for its active flag, so a disable takes effect within cache_seconds.
+        self._targets: dict[str, tuple[float, LinkTarget | None]] = {}
         self.click_param = click_param
         self.sqlite = engine.dialect.name == "sqlite"
         mark: Callable[[int], str] = (
@@ -82,17 +97,36 @@ class ClickLog:
         )
         self._lock = threading.Lock()
         self._conn: Any = None
+        self._pooled: Any = None
         if self.sqlite:
-            self._conn = engine.raw_connection()
-            cur = self._conn.cursor()
-            cur.execute(f"PRAGMA synchronous={synchronous}")
-            cur.close()
+            self._pooled = engine.raw_connection()
+            # The driver's own connection: the pool's proxy costs a call layer per statement.
+            self._conn = self._pooled.driver_connection
+            self._conn.execute(f"PRAGMA synchronous={synchronous}")
 
     def close(self) -> None:
         """Return the long-lived SQLite connection to the pool."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._pooled is not None:
+            self._pooled.close()
+            self._pooled = self._conn = None
+
+    def _target(self, cur: Any, link_id: str) -> LinkTarget | None:
+        now = self._clock()
+        cached = self._targets.get(link_id)
+        if cached is not None and now - cached[0] < self.cache_seconds:
+            return cached[1]
+        cur.execute(self._select, (link_id,))
+        row = cur.fetchone()
+        target = None
+        if row is not None and row[2]:
+            prefix, suffix = click_template(row[1], self.click_param)
+            target = LinkTarget(row[0], prefix, suffix)
+        # Worker threads share the cache; single dict operations are atomic, and a lost entry
+        # only costs one more SELECT.
+        if len(self._targets) >= _MAX_CACHED:
+            self._targets.clear()
+        self._targets[link_id] = (now, target)
+        return target
 
     def _params(self, click: ClickRecord) -> tuple[Any, ...]:
         ts: Any = click.ts.strftime(_SQLITE_TS) if self.sqlite else click.ts
@@ -115,16 +149,14 @@ class ClickLog:
     ) -> str | None:
         cur = conn.cursor()
         try:
-            cur.execute(self._select, (link_id,))
-            row = cur.fetchone()
-            if row is None or not row[2]:
+            target = self._target(cur, link_id)
+            if target is None:
                 conn.rollback()
                 return None
-            prefix, suffix = click_template(row[1], self.click_param)
-            click = make(LinkTarget(row[0], prefix, suffix))
+            click = make(target)
             cur.execute(self._insert, self._params(click))
             conn.commit()
-            return prefix + click.click_id + suffix
+            return target.prefix + click.click_id + target.suffix
         except BaseException:
             conn.rollback()
             raise
@@ -132,9 +164,9 @@ class ClickLog:
             cur.close()
 
     def record(self, link_id: str, make: Callable[[LinkTarget], ClickRecord]) -> str | None:
-        """Look up ``link_id``; if it exists and is active, build its click with ``make``,
-        commit it, and return the destination with the click id appended; else None (nothing
-        is written). Blocks until the commit returns."""
+        """Look up ``link_id`` (cached for ``cache_seconds``); if it exists and is active, build
+        its click with ``make``, commit it, and return the destination with the click id
+        appended; else None (nothing is written). Blocks until the commit returns."""
         if self._conn is not None:
             with self._lock:
                 return self._run(self._conn, link_id, make)

@@ -72,7 +72,9 @@ class Click(Base):
     is_bot: Mapped[bool] = mapped_column(Boolean)
     bot_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
-    __table_args__ = (Index("ix_clicks_link_ts", "link_id", "ts"),)
+    # On SQLite the rows live in the primary key's B-tree (WITHOUT ROWID): one B-tree fewer to
+    # write per click than a rowid table with a separate key index.
+    __table_args__ = (Index("ix_clicks_link_ts", "link_id", "ts"), {"sqlite_with_rowid": False})
 
 
 class PostbackOrder(Base):

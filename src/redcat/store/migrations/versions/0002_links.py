@@ -77,6 +77,7 @@ def upgrade() -> None:
             ["link_id"], ["links.link_id"], name=op.f("fk_clicks_link_id_links")
         ),
         sa.PrimaryKeyConstraint("click_id", name=op.f("pk_clicks")),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("clicks", schema=None) as batch_op:
         batch_op.create_index("ix_clicks_link_ts", ["link_id", "ts"], unique=False)
