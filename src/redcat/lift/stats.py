@@ -312,3 +312,48 @@ def bootstrap_lift(
     else:
         rel_lo = rel_hi = math.nan
     return BootstrapResult(float(abs_lo), float(abs_hi), rel_lo, rel_hi, resamples)
+
+
+def exposure_adjusted_lift(
+    test: ArmSummary,
+    control: ArmSummary,
+    *,
+    reached: int,
+    reached_total: float,
+    alpha: float = _DEFAULTS.alpha,
+) -> Interval:
+    """Return the lift per *reached* test unit (Bloom's estimator, the effect on the treated):
+    (mean_test − mean_control) ÷ r, with r = ``reached`` ÷ n_test the share of test units the
+    treatment reached and ``reached_total`` the outcome summed over those reached units (outcome
+    units; it gives the covariance of the test mean and r).
+
+    Assumption: a test unit the treatment did not reach is unaffected by being in test (its
+    outcome is what it would have been in control). Then the ITT lift is r × the mean effect
+    on reached test units, whoever else (e.g. control units reached another way) saw what. The
+    (1 − alpha) interval is the delta method for a ratio, with the test mean and r estimated on
+    the same units:
+
+        Var(θ) ≈ (Var(x̄t) + Var(x̄c)) / r² + Δ² Var(r) / r⁴ − 2 Δ Cov(x̄t, r) / r³,
+
+    Var(r) = s²_D / n_t, Cov(x̄t, r) = s_XD / n_t with D the reached indicator (sample variance
+    and covariance, ddof=1), Δ the ITT lift. Variances of the means use :func:`variance_floor`.
+    All fields are NaN when no test unit was reached."""
+    if not 0 <= reached <= test.n:
+        raise ValueError("reached must lie between 0 and the test arm's units")
+    if reached == 0:
+        return Interval(math.nan, math.nan, math.nan, math.nan)
+    t, c = variance_floor(test, control)
+    n = t.n
+    r = reached / n
+    diff = t.mean - c.mean
+    theta = diff / r
+    var_d = (reached - n * r * r) / (n - 1)  # sample variance of the 0/1 reached indicator
+    cov_xd = (reached_total - n * t.mean * r) / (n - 1)
+    var = (
+        (t.var_of_mean + c.var_of_mean) / r**2
+        + diff**2 * (var_d / n) / r**4
+        - 2.0 * diff * (cov_xd / n) / r**3
+    )
+    se = math.sqrt(max(var, 0.0))
+    z = float(sps.norm.ppf(1.0 - alpha / 2.0))
+    return Interval(theta, theta - z * se, theta + z * se, se)

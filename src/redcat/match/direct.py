@@ -69,7 +69,16 @@ def run_direct_match(con: duckdb.DuckDBPyConnection, salt: str) -> MatchReport:
             "SELECT DISTINCT retailer_id FROM commerce_events ORDER BY retailer_id"
         ).fetchall()
     ]
-    n_content = _scalar(con, "SELECT count(DISTINCT user_key) FROM content_events")
+    # The content party's users are those its export shows: any content event, or a place in a
+    # randomized holdout list (as in the PSI shipping path). Requiring a content event made
+    # holdout matching arm-dependent: a test user was kept whenever the campaign reached them,
+    # a control user only if something else showed them a note (SRM p < 0.01 in a third of
+    # simulated campaigns, see bench/RESULTS.md).
+    n_content = _scalar(
+        con,
+        "SELECT count(*) FROM (SELECT user_key FROM content_events UNION "
+        "SELECT user_key FROM holdouts)",
+    )
     if n_content == 0:
         raise MatchError("the content platform has no users; ingest its content_events first")
     if not retailer_ids:
@@ -81,7 +90,7 @@ def run_direct_match(con: duckdb.DuckDBPyConnection, salt: str) -> MatchReport:
             """
             CREATE OR REPLACE TEMP TABLE _matched AS
             SELECT c.user_key, sha256(? || c.user_key) AS match_key
-            FROM (SELECT DISTINCT user_key FROM content_events) c
+            FROM (SELECT user_key FROM content_events UNION SELECT user_key FROM holdouts) c
             SEMI JOIN (SELECT DISTINCT user_key FROM commerce_events) r USING (user_key)
             """,
             [salt],
@@ -103,20 +112,13 @@ def run_direct_match(con: duckdb.DuckDBPyConnection, salt: str) -> MatchReport:
             ORDER BY e.ts, e.retailer_id, e.event_id
             """
         )
-        # Randomized users are the content party's own users whether or not its export holds
-        # an event of theirs, so the holdouts match on the retailer side alone. Requiring a
-        # content event kept a test user whenever the campaign reached them but a control user
-        # only if something else showed them a note: an arm-dependent selection that broke the
-        # randomization (SRM p < 0.01 in a third of simulated campaigns, see bench/RESULTS.md).
         con.execute(
             """
             CREATE OR REPLACE TABLE cr_holdouts AS
-            SELECT sha256(? || h.user_key) AS match_key, h.campaign_id, h.arm
-            FROM holdouts h
-            SEMI JOIN (SELECT DISTINCT user_key FROM commerce_events) r USING (user_key)
-            ORDER BY h.campaign_id, match_key
-            """,
-            [salt],
+            SELECT m.match_key, h.campaign_id, h.arm
+            FROM holdouts h JOIN _matched m USING (user_key)
+            ORDER BY h.campaign_id, m.match_key
+            """
         )
         con.execute(MATCH_RUNS_DDL)
         now = datetime.now(UTC).replace(tzinfo=None)
