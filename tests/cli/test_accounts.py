@@ -86,3 +86,28 @@ def test_match_load_and_report(tmp_path: Path, capsys):
     assert out.splitlines()[0].startswith("retailer_id,content_users,retailer_users")
     code, _, err = run(capsys, "match", "load", str(tmp_path / "c"), "--store", store)
     assert code == 2 and "retailer side's shipment is missing" in err
+
+
+def test_report_export_and_lift_are_scoped_to_accounts(tmp_path: Path, capsys):
+    from tests.tiny_world import build
+
+    from redcat.match import run_direct_match
+
+    store = tmp_path / "s.duckdb"
+    engine = build(store)
+    run_direct_match(engine.duck, "salt")
+    engine.close()
+    out = str(tmp_path / "j.csv")
+    at = ("--store", str(store))
+    # no account in the store: single-tenant, nothing scoped
+    assert run(capsys, "paths", "export", "--brand", "B2", "--out", out, *at)[0] == 0
+    assert run(capsys, "accounts", "add", "B1", "--shop", "tmall:s1", *at)[0] == 0
+    for args in (
+        ["report", "--brand", "B2"],
+        ["paths", "export", "--brand", "B2", "--out", out],
+        ["lift", "campaigns", "--brand", "B2"],
+    ):
+        code, _, err = run(capsys, *args, *at)
+        assert code == 2 and "'B2' has no three-party account" in err, args
+    code, out_text, _ = run(capsys, "paths", "export", "--brand", "B1", "--out", out, *at)
+    assert code == 0 and "wrote" in out_text

@@ -10,6 +10,7 @@ from redcat.attribution.pipeline import aggregate_paths, journey_frame, journey_
 from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, console
 from redcat.engine import open_engine
 from redcat.errors import ConfigError
+from redcat.match.accounts import authorize
 from redcat.settings import Windows
 
 
@@ -29,6 +30,7 @@ def export_cmd(
     """Write one row per user journey of a brand (converting or not) with its touches in order."""
     windows = Windows(click_days=click_days, view_days=view_days)
     with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand)  # the brand's three-party account scopes what it sees
         frame = journey_frame(journey_rows(engine, brand, windows), brand)
     if aggregate:
         frame = aggregate_paths(frame)

@@ -28,6 +28,7 @@ from redcat.engine import open_engine
 from redcat.errors import ConfigError
 from redcat.lift.campaign import campaign_lift
 from redcat.lift.table import LiftOptions, lift_table, parse_ratio, read_table
+from redcat.match.accounts import authorize
 from redcat.settings import LiftSettings, Windows
 
 lift_app = typer.Typer(
@@ -129,6 +130,7 @@ def campaigns_cmd(
     if control_share is not None and not 0.0 < control_share < 1.0:
         raise ConfigError("--control-share must be between 0 and 1")
     with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand)  # the brand's three-party account scopes what it sees
         result = campaign_lift(
             engine, brand, window_days=days, alpha=alpha, control_share=control_share
         )

@@ -11,6 +11,7 @@ import typer
 from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, console
 from redcat.engine import open_engine
 from redcat.errors import ConfigError
+from redcat.match.accounts import authorize
 from redcat.report.assemble import build_report, load_truth
 from redcat.report.html import render_html_bundle
 from redcat.report.tables import export_csv, frames_for_csv, print_report
@@ -64,6 +65,7 @@ def report_cmd(
         windows = dataclasses.replace(windows, funnel_days=funnel_days)
     settings = Settings(store=store, windows=windows)
     with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand)  # the brand's three-party account scopes what it sees
         truth_frame = load_truth(truth) if truth else None
         data = build_report(engine, brand, settings, truth=truth_frame)
     if fmt is ReportFormat.table:
