@@ -38,6 +38,9 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.attribute import attribute_app
 
     app.add_typer(attribute_app, name="attribute")
+    from redcat.cli.roi import roi_cmd
+
+    app.command("roi")(roi_cmd)
     from redcat.cli.lift import lift_app
 
     app.add_typer(lift_app, name="lift")
