@@ -177,7 +177,7 @@ def write_matches(result: PsiResult, out: Path) -> int:
     atomically (partial file, fsync, rename); return the rows written."""
     tmp = partial_path(out)
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(("user_key", "match_key"))
         writer.writerows((m.user_key, m.match_key) for m in result.matches)
         fh.flush()
