@@ -4,7 +4,7 @@
 (notes n1, n2 and the buyers' notes u1, u2; shop s1; term "acme") and brand B2 (note n9, shop s9,
 term "zeta"), with the given matched rows: content rows ``(match_key, note_id, ts, event)`` and
 commerce rows ``(match_key, shop_id, ts, event, query)`` on retailer tmall (orders get an order id
-and amount 10.0).
+and amount 10.0); ``holdouts`` lists match keys that get a ``cr_holdouts`` row.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ def build_store(
     content: Sequence[ContentRow],
     commerce: Sequence[CommerceRow],
     path: Path | str = ":memory:",
+    holdouts: Sequence[str] = (),
 ) -> Engine:
     engine = open_engine(path)
     con = engine.duck
@@ -63,4 +64,10 @@ def build_store(
                 10.0 if is_order else None,
             ],
         )
+    if holdouts:  # randomized people of campaign C1 (test arm), matched
+        con.execute(
+            "CREATE TABLE cr_holdouts (match_key VARCHAR, campaign_id VARCHAR, arm VARCHAR)"
+        )
+        for key in holdouts:
+            con.execute("INSERT INTO cr_holdouts VALUES (?, 'C1', 'test')", [key])
     return engine

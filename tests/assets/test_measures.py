@@ -17,6 +17,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from tests.assets.hand_world import build_store
 
 from redcat.assets import ALL_STAGES, audience_assets
 from redcat.errors import ConfigError, StoreError
@@ -157,6 +158,17 @@ def test_stages_decay_and_return(store) -> None:
     assert sorted(entries["entered"].tolist()) == [True, True]
     added = assets.note_assets(may(1), may(12))
     assert added.to_dict("records") == [{"note_id": "n1", "stage": "A", "users": 1}]
+
+
+def test_population_counts_people_with_only_a_holdout_row() -> None:
+    engine = build_store(CONTENT, COMMERCE, holdouts=("a", "h"))
+    try:
+        assets = audience_assets(engine, "B1", SETTINGS)
+        assert assets.population == 7  # a..e, z and h, who is randomized but has no events
+        day = assets.stage_sizes(may(1), may(1))
+        assert dict(zip(day["stage"], day["users"], strict=True))["none"] == 5
+    finally:
+        engine.close()
 
 
 def test_default_period_and_errors(assets, store) -> None:

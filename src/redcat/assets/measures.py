@@ -2,9 +2,9 @@
 the I→P conversion rate, and the assets each note added.
 
 Every figure counts distinct matched people. The population is every matched person (anyone in
-the clean room's content or commerce events); on each day each of them sits in exactly one stage
-(see :mod:`redcat.assets.stages`), so the stage sizes of a day sum to the population and the rows
-and columns of a flow matrix sum to the stage sizes of its two dates.
+the clean room's content events, commerce events or holdouts); on each day each of them sits in
+exactly one stage (see :mod:`redcat.assets.stages`), so the stage sizes of a day sum to the
+population and the rows and columns of a flow matrix sum to the stage sizes of its two dates.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from redcat.assets.stages import (
     stage_segments,
 )
 from redcat.engine.core import Engine
+from redcat.engine.store import has_table
 from redcat.errors import ConfigError, StoreError
 from redcat.settings import AssetSettings
 
@@ -283,6 +284,8 @@ def audience_assets(
     content = engine.table("cr_content_events")
     commerce = engine.table("cr_commerce_events")
     people = content.select("match_key").union(commerce.select("match_key"), distinct=True)
+    if has_table(engine.duck, "cr_holdouts"):  # randomized people may have no events at all
+        people = people.union(engine.table("cr_holdouts").select("match_key"), distinct=True)
     population = _count(engine, people)
     brand_notes = notes.filter(notes.brand_id == brand_id)
     first_day = _scalar_day(
