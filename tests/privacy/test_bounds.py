@@ -35,7 +35,7 @@ def test_sensitivity_from_bounds() -> None:
     b = ContributionBounds(max_cells_per_user=3, max_events_per_cell=2, value_bound=100.0)
     assert dict(b.sensitivity()) == {"users": 3.0, "events": 6.0, "value": 300.0}
     s = ContributionBounds.from_settings(PrivacySettings())
-    assert s.max_cells_per_user == 10 and s.value_bound == 2000.0
+    assert s.max_cells_per_user == 4 and s.value_bound == 1000.0
     with pytest.raises(ConfigError):
         ContributionBounds(max_cells_per_user=0)
 

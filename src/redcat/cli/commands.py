@@ -53,3 +53,6 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.web import register_web
 
     register_web(app)
+    from redcat.cli.privacy import privacy_app
+
+    app.add_typer(privacy_app, name="privacy")

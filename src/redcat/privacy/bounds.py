@@ -34,9 +34,9 @@ from redcat.settings import PrivacySettings
 class ContributionBounds:
     """How much one user may contribute to one table: cells, events per cell, money per cell."""
 
-    max_cells_per_user: int = 10
-    max_events_per_cell: int = 5
-    value_bound: float = 2000.0
+    max_cells_per_user: int = 4
+    max_events_per_cell: int = 3
+    value_bound: float = 1000.0
 
     def __post_init__(self) -> None:
         if self.max_cells_per_user < 1 or self.max_events_per_cell < 1 or self.value_bound <= 0:

@@ -150,7 +150,8 @@ class ReleasedTable:
     :data:`LONG_COLUMNS` — ``value`` exact, ``released`` what the brand sees (NaN when
     suppressed), ``mode``, the Laplace ``scale`` and ``error_bound`` (absolute, at ``confidence``;
     0 in exact mode), ``suppressed``, ``is_other``. ``epsilon_spent`` is 0 for exact mode and for
-    an answer the ledger had stored (``cached``)."""
+    an answer the ledger had stored (``cached``). ``errors`` maps each measure to its per-cell
+    error bound (the noise every released cell of that measure got, suppressed or not)."""
 
     spec: ReleaseSpec
     mode: str
@@ -158,6 +159,7 @@ class ReleasedTable:
     epsilon_spent: float
     cached: bool
     query_hash: str | None
+    errors: Mapping[str, float] = field(default_factory=dict)
 
     def public(self) -> pd.DataFrame:
         """Return :attr:`long` without the exact values (what may leave the clean room)."""
@@ -177,11 +179,9 @@ class ReleasedTable:
         return out[[*keys, *[m.column for m in self.spec.measures], "suppressed", "is_other"]]
 
     def error_bounds(self) -> Mapping[str, float]:
-        """Return each measure's per-cell error bound (how far noise may have moved a figure)."""
-        rows = self.long.dropna(subset=["error_bound"])
-        return MappingProxyType(
-            {str(m): float(e) for m, e in rows.groupby("measure")["error_bound"].max().items()}
-        )
+        """Return each measure's per-cell error bound (how far noise may have moved a figure, at
+        the spec's confidence; 0 in exact mode)."""
+        return MappingProxyType(dict(self.errors))
 
 
 def release_table(
@@ -220,7 +220,8 @@ def release_table(
                 f"exact figures of {spec.name!r} are only for their single owner; they come from "
                 f"{owners} and {requester} asked: use noisy mode"
             )
-        return ReleasedTable(spec, mode, _exact_long(frame, spec), 0.0, False, None)
+        zero = {m.column: 0.0 for m in spec.measures}
+        return ReleasedTable(spec, mode, _exact_long(frame, spec), 0.0, False, None, zero)
     if ledger is None:
         raise ConfigError("a noisy release needs a budget ledger")
     table = _thresholded(frame, spec, union_users)
@@ -234,8 +235,10 @@ def release_table(
         compute=lambda: _noisy_answer(table, spec),
         period=period,
     )
-    long = _answer_long(json.loads(spent.answer), table, spec)
-    return ReleasedTable(spec, mode, long, spent.epsilon, spent.cached, qhash)
+    answer = json.loads(spent.answer)
+    long = _answer_long(answer, table, spec)
+    errors = {str(m): float(e) for m, e in answer["error"].items()}
+    return ReleasedTable(spec, mode, long, spent.epsilon, spent.cached, qhash, errors)
 
 
 def _exact_long(frame: pd.DataFrame, spec: ReleaseSpec) -> pd.DataFrame:
