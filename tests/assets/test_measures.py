@@ -81,6 +81,14 @@ def test_stage_sizes_per_day(assets) -> None:
     assert wide.loc[may(6)].to_dict() == {"A": 0, "I": 1, "P": 0, "S": 1, "none": 4}
 
 
+def test_builds_with_other_windows_do_not_clash(assets) -> None:
+    other = audience_assets(assets.engine, "B1", AssetSettings())  # default, longer windows
+    assert other.stage_sizes(may(10), may(10)).set_index("stage")["users"]["none"] == 2
+    pd.testing.assert_frame_equal(
+        assets.stage_sizes(may(1), may(10)), expected_sizes(), check_dtype=False
+    )
+
+
 def test_stage_of_each_user(assets) -> None:
     for day in range(1, 11):
         on = assets.engine.execute(assets.stage_on(may(day)))

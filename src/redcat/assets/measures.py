@@ -271,7 +271,8 @@ def audience_assets(
     if int(known["value"][0]) == 0:
         raise StoreError(f"brand {brand_id!r} has no notes in the store")
     # Temp tables rather than Ibis caches: they live exactly as long as the connection.
-    tag = hashlib.sha256(brand_id.encode()).hexdigest()[:12]
+    # One pair of tables per brand and settings, so two builds with other windows never clash.
+    tag = hashlib.sha256(f"{brand_id}\x00{settings!r}".encode()).hexdigest()[:12]
     events = engine.ibis.create_table(
         f"_assets_events_{tag}", stage_events(engine, brand_id), temp=True, overwrite=True
     )
