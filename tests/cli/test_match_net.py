@@ -7,6 +7,8 @@ be); elsewhere both parties run ``main`` in this process, one in a thread, to ke
 from __future__ import annotations
 
 import csv
+import json
+import queue
 import socket
 import subprocess
 import sys
@@ -17,6 +19,9 @@ import pandas as pd
 import pytest
 
 from redcat.cli.main import main
+from redcat.match.psi import PROTOCOL
+from redcat.match.transport import HELLO, PSI, TRANSPORT, Channel, TlsFiles, server_context
+from redcat.settings import MatchSettings
 
 
 def _free_port() -> int:
@@ -215,3 +220,48 @@ def test_a_missing_id_column_is_an_input_error_before_any_network(
     assert code == 2
     assert "field 'user_key'" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [("drop", "closed the connection"), ("stall", "sent nothing for 0.5 s")],
+)
+def test_a_peer_that_drops_or_stalls_mid_run_leaves_no_match_file(
+    pki: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], behaviour: str, expected: str
+) -> None:
+    good = pki / "good"
+    ports: queue.Queue[int] = queue.Queue()
+    release = threading.Event()
+
+    def fake_server() -> None:
+        # a server that speaks the hello, takes the opening message, then vanishes or goes quiet
+        ctx = server_context(TlsFiles(good / "tmall.pem", good / "tmall.key", good / "ca.pem"))
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            ports.put(listener.getsockname()[1])
+            raw, _ = listener.accept()
+            with ctx.wrap_socket(raw, server_side=True) as sock:
+                channel = Channel(sock, MatchSettings(), "client")
+                hello = {
+                    "transport": TRANSPORT,
+                    "protocol": PROTOCOL,
+                    "party": "tmall",
+                    "role": "responder",
+                    "types": ["user_key"],
+                    "max_message_bytes": 1 << 24,
+                }
+                channel.send(HELLO, json.dumps(hello).encode())
+                channel.recv(HELLO)
+                channel.recv(PSI)
+                if behaviour == "stall":
+                    release.wait(10)
+
+    thread = threading.Thread(target=fake_server, daemon=True)
+    thread.start()
+    ids, out = tmp_path / "a.csv", tmp_path / "a.out.csv"
+    pd.DataFrame({"user_key": CONTENT}).to_csv(ids, index=False)
+    code = _connect(good, ids, out, ports.get(timeout=10), "--idle-timeout", "0.5")
+    release.set()
+    thread.join(timeout=10)
+    assert code == 2
+    assert expected in " ".join(capsys.readouterr().err.split())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv"]
