@@ -47,7 +47,7 @@ class Conversion:
     rate: float | None
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class AudienceAssets:
     """One brand's audience assets, with its stage pieces materialized once in the engine.
 
