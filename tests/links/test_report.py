@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import Engine
 
-from redcat.links.report import link_conversions, link_report, note_link_report
+from redcat.engine import open_engine
+from redcat.links.report import (
+    link_conversions,
+    link_journeys,
+    link_report,
+    load_link_tables,
+    note_link_report,
+)
 from redcat.settings import LinksSettings
 from redcat.store.db import session_factory, session_scope
 from redcat.store.links import Click, Link, PostbackOrder
@@ -122,3 +130,23 @@ def test_conversions_frame_is_link_channel(ops_engine: Engine) -> None:
         "o5": True,
     }
     assert link_report(ops_engine, "nobody", SETTINGS).empty
+
+
+def test_link_journeys_and_load_into_store(ops_engine: Engine, tmp_path: Path) -> None:
+    _seed(ops_engine)
+    conv = link_conversions(ops_engine, SETTINGS, "b1")
+    journeys = link_journeys(conv)
+    assert list(journeys["journey_id"]) == ["link:tmall:o1", "link:tmall:o2", "link:tmall:o3"]
+    assert journeys["value"].sum() == 170.0 and set(journeys["channel"]) == {"link"}
+    assert (journeys["ts"] < journeys["conversion_ts"]).all()
+    with open_engine(tmp_path / "store.duckdb") as engine:
+        counts = load_link_tables(engine, ops_engine, SETTINGS, "b1")
+        assert counts == {"link_clicks": 5, "link_conversions": 4, "link_journeys": 3}
+        got = engine.duck.execute("SELECT sum(value) FROM link_journeys").fetchone()
+        assert got is not None and got[0] == 170.0
+        # Loading again replaces; an empty brand loads empty tables.
+        assert load_link_tables(engine, ops_engine, SETTINGS, "nobody") == {
+            "link_clicks": 0,
+            "link_conversions": 0,
+            "link_journeys": 0,
+        }

@@ -19,7 +19,7 @@ from redcat.cli.common import (
     print_frame,
 )
 from redcat.errors import InputError
-from redcat.links.report import link_report
+from redcat.links.report import link_report, load_link_tables
 from redcat.links.service import add_key, create_link, list_keys, list_links, retire_key
 from redcat.settings import Settings
 
@@ -152,6 +152,24 @@ def report_cmd(
     engine, _ = _sessions(db)
     frame = link_report(engine, brand, _SETTINGS.links)
     print_frame(frame.drop(columns=["destination"]), fmt, title=f"links of {brand}")
+
+
+@links_app.command("load")
+def load_cmd(
+    brand: Annotated[
+        str | None, typer.Option("--brand", help="Only this brand's links.", show_default=False)
+    ] = None,
+    db: DbOption = _SETTINGS.web.ops_db,
+    store: StoreOption = DEFAULT_STORE_PATH,
+) -> None:
+    """Copy link clicks, postback conversions and link journeys into the analytics store
+    (tables link_clicks, link_conversions, link_journeys)."""
+    from redcat.engine import open_engine
+
+    engine, _ = _sessions(db)
+    with open_engine(store) as analytics:
+        counts = load_link_tables(analytics, engine, _SETTINGS.links, brand)
+    typer.echo(", ".join(f"{name}: {rows:,} rows" for name, rows in counts.items()))
 
 
 @links_app.command("serve")

@@ -15,6 +15,7 @@ from datetime import timedelta
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from redcat.engine.core import Engine as AnalyticsEngine
 from redcat.settings import LinksSettings
 from redcat.store.links import Click, Link, PostbackOrder
 
@@ -80,7 +81,9 @@ def link_clicks(ops_engine: Engine, brand_id: str | None = None) -> pd.DataFrame
     with ops_engine.connect() as conn:
         rows = conn.execute(query.order_by(Click.ts, Click.click_id)).all()
     frame = pd.DataFrame([tuple(r) for r in rows], columns=list(CLICK_COLUMNS))
-    return frame.astype({"is_bot": "bool", "ts": "datetime64[us]"})
+    text = ("click_id", "link_id", "note_id", "brand_id", "retailer_id", "ua_class", "ip_hash")
+    # Explicit types: an empty result must still say which columns are text (store tables).
+    return frame.astype({**dict.fromkeys(text, "str"), "is_bot": "bool", "ts": "datetime64[us]"})
 
 
 def link_conversions(
@@ -114,8 +117,10 @@ def link_conversions(
         rows = conn.execute(query.order_by(PostbackOrder.order_ts, PostbackOrder.id)).all()
     cols = [c for c in CONVERSION_COLUMNS if c not in ("channel", "in_window")]
     frame = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    text = ("retailer_id", "order_id", "click_id", "link_id", "note_id", "brand_id")
     frame = frame.astype(
         {
+            **dict.fromkeys(text, "str"),
             "click_ts": "datetime64[us]",
             "order_ts": "datetime64[us]",
             "amount": "float64",
@@ -126,7 +131,8 @@ def link_conversions(
     in_window = (frame["order_ts"] >= frame["click_ts"]) & (
         frame["order_ts"] <= frame["click_ts"] + window
     )
-    frame = frame.assign(channel=CHANNEL, in_window=in_window.astype(bool))
+    frame = frame.assign(channel=pd.Series(CHANNEL, index=frame.index, dtype="str"))
+    frame = frame.assign(in_window=in_window.astype(bool))
     return frame[list(CONVERSION_COLUMNS)]
 
 
@@ -206,3 +212,63 @@ def note_link_report(report: pd.DataFrame) -> pd.DataFrame:
         "float64"
     )
     return out
+
+
+LINK_JOURNEY_COLUMNS: tuple[str, ...] = (
+    "journey_id",
+    "channel",
+    "converted",
+    "retailer_id",
+    "conversion_ts",
+    "value",
+    "note_id",
+    "is_click",
+    "ts",
+)
+
+
+def link_journeys(conversions: pd.DataFrame) -> pd.DataFrame:
+    """Return the link channel's converting journeys from :func:`link_conversions`, in the
+    shape of :func:`redcat.engine.derived.journey_touches` rows (one touch each): ``journey_id``
+    ``link:<retailer>:<order id>``, ``channel`` ``link``, ``converted`` True, ``retailer_id``,
+    ``conversion_ts`` (order time), ``value`` (GMV), ``note_id``, ``is_click`` True and ``ts``
+    (the click). Orders outside the click window are left out."""
+    rows = conversions[conversions["in_window"]]
+    out = pd.DataFrame(
+        {
+            "journey_id": "link:" + rows["retailer_id"] + ":" + rows["order_id"],
+            "channel": pd.Series(CHANNEL, index=rows.index, dtype="str"),
+            "converted": pd.Series(True, index=rows.index, dtype="bool"),
+            "retailer_id": rows["retailer_id"],
+            "conversion_ts": rows["order_ts"],
+            "value": rows["amount"].astype("float64"),
+            "note_id": rows["note_id"],
+            "is_click": pd.Series(True, index=rows.index, dtype="bool"),
+            "ts": rows["click_ts"],
+        }
+    )
+    return out.sort_values("journey_id", kind="stable").reset_index(drop=True)[
+        list(LINK_JOURNEY_COLUMNS)
+    ]
+
+
+def load_link_tables(
+    engine: AnalyticsEngine,
+    ops_engine: Engine,
+    settings: LinksSettings,
+    brand_id: str | None = None,
+) -> dict[str, int]:
+    """Write the link channel into the analytics store as tables ``link_clicks``
+    (:func:`link_clicks`, bots flagged), ``link_conversions`` (:func:`link_conversions`) and
+    ``link_journeys`` (:func:`link_journeys`), replacing earlier copies; returns rows per table.
+    Works on any Ibis backend of the engine (the frames go through ``create_table``)."""
+    clicks = link_clicks(ops_engine, brand_id)
+    conversions = link_conversions(ops_engine, settings, brand_id)
+    tables = {
+        "link_clicks": clicks,
+        "link_conversions": conversions,
+        "link_journeys": link_journeys(conversions),
+    }
+    for name, frame in tables.items():
+        engine.ibis.create_table(name, obj=frame, overwrite=True)
+    return {name: len(frame) for name, frame in tables.items()}
