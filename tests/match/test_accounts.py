@@ -32,9 +32,7 @@ def con() -> duckdb.DuckDBPyConnection:
         "('n2','B1','c2','organic',NULL,'2026-05-01','t2'),"
         "('n9','B2','c9','organic',NULL,'2026-05-01','t9')"
     )
-    con.execute(
-        "INSERT INTO shops VALUES ('tmall','s1','B1'),('tmall','s9','B2'),('jd','s2','B1')"
-    )
+    con.execute("INSERT INTO shops VALUES ('tmall','s1','B1'),('tmall','s9','B2'),('jd','s2','B1')")
     return con
 
 

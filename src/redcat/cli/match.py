@@ -18,6 +18,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from redcat.cli.clean_room import run_input_party, shipment_table
 from redcat.cli.common import (
     DEFAULT_STORE_PATH,
     StoreOption,
@@ -69,8 +70,24 @@ def match_run(
 
 PartyOpt = Annotated[str, typer.Option("--party", help="This party's name (told to the peer).")]
 IdsOpt = Annotated[
-    Path,
+    Path | None,
     typer.Option("--ids", help="CSV or Parquet file of this party's people, one row each."),
+]
+InputOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--input",
+        help="In place of --ids: the party's export folder (ingest's files). Its users are "
+        "matched and --out becomes the shipment folder for `redcat match load`.",
+    ),
+]
+PersonSecretOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--person-secret",
+        help="--input, content platform: file of its person-key secret (created on first use; "
+        "the same for every retailer).",
+    ),
 ]
 IdColOpt = Annotated[
     str, typer.Option("--id-col", help="Column holding the party's own user_key (as given).")
@@ -173,6 +190,42 @@ def _run_party(
     console.print(summary_table(net, data.rows, prepared, out))
 
 
+def _dispatch(
+    role: Role,
+    party_name: str,
+    ids: Path | None,
+    input_dir: Path | None,
+    id_col: str,
+    id_types: list[str] | None,
+    out: Path,
+    workers: int | None,
+    person_secret: Path | None,
+    run: Callable[[PsiParty, Callable[[str], None]], NetMatch],
+) -> None:
+    """Run with --ids (a match file out) or --input (a shipment folder out)."""
+    if (ids is None) == (input_dir is None):
+        raise ConfigError("give either --ids FILE or --input DIR")
+    if ids is not None:
+        _run_party(role, party_name, ids, id_col, id_types, out, workers, run)
+        return
+    assert input_dir is not None
+    if id_types:
+        raise ConfigError("--input matches the export's user_key; --id-type is for --ids")
+    with _status(f"reading {input_dir}") as say:
+        done = run_input_party(
+            role,
+            party_name,
+            input_dir,
+            out,
+            workers=workers,
+            person_secret=person_secret,
+            run=run,
+            progress=lambda text: say(f"[bold]{party_name}[/]: {text}"),
+        )
+    console.print(summary_table(done.net, done.rows, done.prepare_s, out))
+    console.print(shipment_table(done.shipment))
+
+
 def summary_table(net: NetMatch, rows: int, prepare_s: float, out: Path) -> Table:
     """Return the match summary of one party: sizes, intersection, rate, per-type shares,
     protocol, seconds, bytes sent and received, where the matches went."""
@@ -207,7 +260,6 @@ def summary_table(net: NetMatch, rows: int, prepare_s: float, out: Path) -> Tabl
 @match_app.command("serve")
 def match_serve(
     party: PartyOpt,
-    ids: IdsOpt,
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT to accept the peer's one connection on.")
     ],
@@ -215,6 +267,9 @@ def match_serve(
     key: KeyOpt,
     ca: CaOpt,
     out: OutOpt,
+    ids: IdsOpt = None,
+    input_dir: InputOpt = None,
+    person_secret: PersonSecretOpt = None,
     id_col: IdColOpt = "user_key",
     id_type: IdTypeOpt = None,
     peer_name: PeerNameOpt = None,
@@ -239,18 +294,20 @@ def match_serve(
             progress=progress,
         )
 
-    _run_party("responder", party, ids, id_col, id_type, out, workers, run)
+    _dispatch("responder", party, ids, input_dir, id_col, id_type, out, workers, person_secret, run)
 
 
 @match_app.command("connect")
 def match_connect(
     party: PartyOpt,
-    ids: IdsOpt,
     peer: Annotated[str, typer.Option("--peer", help="HOST:PORT of the serving peer.")],
     cert: CertOpt,
     key: KeyOpt,
     ca: CaOpt,
     out: OutOpt,
+    ids: IdsOpt = None,
+    input_dir: InputOpt = None,
+    person_secret: PersonSecretOpt = None,
     id_col: IdColOpt = "user_key",
     id_type: IdTypeOpt = None,
     peer_name: PeerNameOpt = None,
@@ -274,7 +331,7 @@ def match_connect(
             progress=progress,
         )
 
-    _run_party("initiator", party, ids, id_col, id_type, out, workers, run)
+    _dispatch("initiator", party, ids, input_dir, id_col, id_type, out, workers, person_secret, run)
 
 
 @match_app.command("certs")

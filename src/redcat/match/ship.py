@@ -86,7 +86,7 @@ _RETAILER_SQL: dict[str, tuple[str, bool]] = {
     "shops": ("SELECT * FROM shops ORDER BY shop_id", False),
     "brand_terms": ("SELECT * FROM brand_terms ORDER BY brand_id, term", False),
 }
-_USER_TABLES: dict[Party, tuple[str, ...]] = {
+USER_TABLES: dict[Party, tuple[str, ...]] = {
     "content": ("content_events", "holdouts"),
     "retailer": ("commerce_events",),
 }
@@ -237,7 +237,7 @@ class PartyExport:
         """Return this party's distinct ``user_key`` s, sorted: the PSI input. The content
         platform's users are those with content events *or* a holdout assignment (an unexposed
         control-arm user is exactly whom lift needs)."""
-        union = " UNION ".join(f"SELECT user_key FROM {t}" for t in _USER_TABLES[self.party])
+        union = " UNION ".join(f"SELECT user_key FROM {t}" for t in USER_TABLES[self.party])
         rows = self.con.execute(f"SELECT DISTINCT user_key FROM ({union}) ORDER BY 1").fetchall()
         return [str(r[0]) for r in rows]
 
