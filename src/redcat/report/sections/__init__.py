@@ -10,5 +10,10 @@ from __future__ import annotations
 from redcat.report.section import SectionBuilder
 from redcat.report.sections.assets import build_assets_section
 from redcat.report.sections.links import build_links_section
+from redcat.report.sections.privacy import build_privacy_section
 
-SECTION_BUILDERS: list[SectionBuilder] = [build_assets_section, build_links_section]
+SECTION_BUILDERS: list[SectionBuilder] = [
+    build_assets_section,
+    build_links_section,
+    build_privacy_section,
+]
