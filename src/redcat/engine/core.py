@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,21 +10,48 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from redcat.engine.store import connect, require_tables
+from redcat.engine.store import connect, has_table, require_tables
+from redcat.errors import StoreError
 
 
-@dataclass
 class Engine:
     """An open store. ``ibis`` runs portable expressions; ``duck`` is the DuckDB connection for
-    ingest, match and marked fast paths only."""
+    ingest, match and marked fast paths only. On another backend (Spark, see
+    :mod:`redcat.engine.spark`) ``duck`` is absent: asking for it raises :class:`StoreError`."""
 
-    ibis: Any
-    duck: duckdb.DuckDBPyConnection
-    path: Path
+    def __init__(self, ibis: Any, duck: duckdb.DuckDBPyConnection | None, path: Path) -> None:
+        self.ibis = ibis
+        self._duck = duck
+        self.path = path
+
+    @property
+    def on_duckdb(self) -> bool:
+        """True when the engine runs on the embedded DuckDB store."""
+        return self._duck is not None
+
+    @property
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        """The DuckDB connection; raises :class:`StoreError` on another backend."""
+        if self._duck is None:
+            raise StoreError(
+                f"this step needs the DuckDB store; the engine on {self.path} runs on "
+                f"{self.ibis.name}"
+            )
+        return self._duck
+
+    def has_table(self, name: str) -> bool:
+        """Return whether the store holds a table (or, on Spark, a view) called ``name``."""
+        if self._duck is not None:
+            return has_table(self._duck, name)
+        return name in self.ibis.list_tables()
 
     def table(self, name: str) -> ir.Table:
-        """Return the stored table ``name`` as an Ibis expression."""
-        require_tables(self.duck, name)
+        """Return the stored table ``name`` as an Ibis expression; raises :class:`StoreError`
+        when the store has no such table."""
+        if self._duck is not None:
+            require_tables(self._duck, name)
+        elif not self.has_table(name):
+            raise StoreError(f"no table {name!r} among the engine's tables ({self.path})")
         return self.ibis.table(name)
 
     def execute(self, expr: ir.Expr) -> pd.DataFrame:

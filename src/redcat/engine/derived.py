@@ -136,9 +136,12 @@ def outcomes(
     )
     # A query belongs to the brand(s) of its longest matching term on that retailer, so that
     # "anna sui lipstick" is a search for the brand "Anna Sui", not also for a brand "Ann".
-    hit = hit.mutate(term_length=hit.term.length())
-    longest = hit.term_length.max().over(group_by=[hit.retailer_id, hit.event_id])
-    hit = hit.filter(hit.term_length == longest)
+    # (window in a mutate, then a plain filter: Spark cannot filter on a window expression)
+    hit = hit.mutate(
+        term_length=hit.term.length(),
+        longest=hit.term.length().max().over(group_by=[hit.retailer_id, hit.event_id]),
+    )
+    hit = hit.filter(hit.term_length == hit.longest)
     if brand_id is not None:
         hit = hit.filter(hit.brand_id == brand_id)
     brand_searches = hit.select(
