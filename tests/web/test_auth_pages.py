@@ -141,6 +141,7 @@ PUBLIC = {
     "/docs/oauth2-redirect",
     "/redoc",
     "/static/echarts.min.js",
+    "/favicon.ico",
     "/static",
 }
 SELF = {"/api/v1/me", "/api/v1/brands", "/", "/brands", "/logout"}

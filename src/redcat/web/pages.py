@@ -475,6 +475,12 @@ def _notes_context(
     }
 
 
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """No icon (answered so browsers log no error)."""
+    return Response(status_code=204)
+
+
 @router.get("/static/echarts.min.js")
 def echarts_js() -> Response:
     """The vendored ECharts build (served locally; pages use no CDN)."""
