@@ -226,3 +226,28 @@ def test_bootstrap_deterministic_under_seed(a: list[float], b: list[float], seed
     )
     assert one.abs_low <= one.abs_high
     assert min(a) - max(b) <= one.abs_low and one.abs_high <= max(a) - min(b)
+
+
+def test_exposure_adjusted_lift_known_answer() -> None:
+    # Test [2, 1, 0, 0] with the first three reached (D = [1, 1, 1, 0]), control [1, 0, 0].
+    # Δ = 3/4 − 1/3 = 5/12, r = 3/4, θ = 5/9. Var(x̄t) = (11/12)/4, Var(x̄c) = (1/3)/3,
+    # s²_D = (3 − 4·9/16)/3 = 1/4 → Var(r) = 1/16; s_XD = (3 − 4·3/4·3/4)/3 = 1/4 → Cov = 1/16.
+    # Var(θ) = (11/48 + 1/9)/(9/16) + (5/12)²(1/16)/(3/4)⁴ − 2(5/12)(1/16)/(3/4)³ = 376/729.
+    t, c = stats.summarize([2.0, 1, 0, 0]), stats.summarize([1.0, 0, 0])
+    e = stats.exposure_adjusted_lift(t, c, reached=3, reached_total=3.0)
+    assert e.estimate == pytest.approx(5 / 9, rel=1e-14)
+    assert e.se == pytest.approx(math.sqrt(376 / 729), rel=1e-12)
+    z = sps.norm.ppf(0.975)
+    assert (e.low, e.high) == pytest.approx((5 / 9 - z * e.se, 5 / 9 + z * e.se), rel=1e-12)
+
+
+def test_exposure_adjusted_lift_edges() -> None:
+    t, c = stats.summarize([2.0, 1, 0, 0]), stats.summarize([1.0, 0, 0])
+    assert math.isnan(stats.exposure_adjusted_lift(t, c, reached=0, reached_total=0.0).estimate)
+    with pytest.raises(ValueError):
+        stats.exposure_adjusted_lift(t, c, reached=5, reached_total=3.0)
+    # everyone reached: the lift per reached unit is the ITT lift, with Var(r) = Cov = 0
+    full = stats.exposure_adjusted_lift(t, c, reached=4, reached_total=3.0)
+    itt = stats.welch_test(t, c).lift
+    assert full.estimate == pytest.approx(itt.estimate)
+    assert full.se == pytest.approx(itt.se)

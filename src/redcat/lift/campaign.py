@@ -459,7 +459,8 @@ def campaign_lift(
     tests the arm counts against ``control_share`` when given, else the campaign's split in the
     unmatched ``holdouts`` list (see the module docstring). With ``bootstrap`` resamples the
     percentile bootstrap intervals of incremental orders, GMV and iROAS are added (seeded by
-    ``seed``; orders and GMV resample the same users).
+    ``seed``; orders and GMV resample the same users, each arm's users taken in ascending
+    (orders, GMV) order so the same data give the same intervals bit for bit).
     """
     _check(window_days, alpha, bootstrap)
     frame = engine.execute(arm_sums(engine, brand_id, window_days=window_days))
@@ -495,6 +496,9 @@ def _with_bootstrap(
             "campaign_id", "arm", "orders", "gmv"
         )
     )
+    # A fixed order of users, whatever order the engine returns them in, keeps the seeded
+    # resamples reproducible bit for bit.
+    users = users.sort_values(["campaign_id", "arm", "orders", "gmv"], kind="stable")
     by_campaign = dict(tuple(users.groupby("campaign_id", sort=False)))
     cols: dict[str, list[float]] = {c: [] for c in BOOTSTRAP_COLUMNS}
     for cid, nt, spend in zip(
