@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -57,3 +59,40 @@ def test_record_commits_and_cache_expires(ops_engine: Engine) -> None:
     log.close()
     with sessions() as s:
         assert len(list(s.scalars(select(Click)))) == 2
+
+
+def test_background_checkpoint_moves_clicks_into_the_database_file(
+    ops_engine: Engine, ops_url: str
+) -> None:
+    with session_scope(session_factory(ops_engine)) as s:
+        link = create_link(
+            s,
+            brand_id="b",
+            note_id="n",
+            retailer_id="jd",
+            url="https://item.jd.com/1.html",
+            settings=LinksSettings(),
+        )
+    log = ClickLog(ops_engine, click_param="rc", checkpoint_seconds=0.05)
+    _made, make = _maker(link.link_id)
+    for _ in range(20):
+        assert log.record(link.link_id, make) is not None
+    path = ops_url.removeprefix("sqlite:///")
+
+    def in_main_file() -> int:
+        # immutable=1 reads the database file alone, ignoring the WAL: rows show there only
+        # once a checkpoint copied them.
+        con = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return int(con.execute("SELECT count(*) FROM clicks").fetchone()[0])
+        except sqlite3.OperationalError:  # not even the schema checkpointed yet
+            return 0
+        finally:
+            con.close()
+
+    deadline = time.monotonic() + 10
+    while in_main_file() < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert in_main_file() == 20
+    log.close()
+    assert log._checkpointer is None
