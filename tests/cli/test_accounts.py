@@ -82,6 +82,10 @@ def test_match_load_and_report(tmp_path: Path, capsys):
     }
     assert (row["matched_users"], row["match_rate"], row["share_user_key"]) == (3, 0.75, 1.0)
     assert (row["protocol"], row["protocol_version"]) == ("redcat-ecdh-psi-x25519", "1")
+    code, out, _ = run(capsys, "match", "report", "--store", store)
+    assert "match report (redcat-ecdh-psi-x25519/1)" in out
+    cells = [c.strip() for c in next(x for x in out.splitlines() if "tmall" in x).split("│")]
+    assert cells[1:6] == ["tmall", "4", "4", "3", "75.0%"] and cells[-2] == "user_key 100%"
     code, out, _ = run(capsys, "match", "report", "--format", "csv", "--store", store)
     assert out.splitlines()[0].startswith("retailer_id,content_users,retailer_users")
     code, _, err = run(capsys, "match", "load", str(tmp_path / "c"), "--store", store)

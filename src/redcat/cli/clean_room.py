@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 
@@ -50,10 +51,10 @@ def match_load_cmd(
         con.close()
     retailers = {str(r["retailer_id"]) for r in report.runs}
     frame = frame[frame["retailer_id"].isin(retailers)]
-    print_frame(
+    print_report(
         frame.reset_index(drop=True),
         fmt,
-        title=(
+        (
             f"clean room: {report.people:,} people, {report.content_rows:,} content / "
             f"{report.commerce_rows:,} commerce / {report.holdout_rows:,} holdout rows "
             f"from {len(report.runs)} run(s)"
@@ -78,7 +79,44 @@ def match_report_cmd(
     if frame.empty and fmt is TableFormat.table:
         console.print(f"no match run is recorded in {store}", markup=False, highlight=False)
         return
-    print_frame(frame, fmt, title="match report")
+    print_report(frame, fmt, "match report")
+
+
+def print_report(frame: pd.DataFrame, fmt: TableFormat, title: str) -> None:
+    """Print a match report frame: every column as CSV or JSON, :func:`report_view` as a
+    terminal table (the protocol in the title when all runs share it)."""
+    if fmt is TableFormat.table:
+        frame = report_view(frame)
+        if frame["protocol"].nunique() == 1:  # one protocol: say it once (the table fits)
+            title += f" ({frame['protocol'].iloc[0]})"
+            frame = frame.drop(columns="protocol")
+    print_frame(frame, fmt, title=title)
+
+
+def report_view(frame: pd.DataFrame) -> pd.DataFrame:
+    """Narrow the match report for a terminal: short headers, the rate in percent, protocol and
+    version in one column, the waterfall shares in one (CSV and JSON keep every column)."""
+    share_cols = [c for c in frame.columns if c.startswith("share_")]
+    shares = [
+        " ".join(f"{c[6:]} {row[c]:.0%}" for c in share_cols if pd.notna(row[c]))
+        for _, row in frame.iterrows()
+    ]
+    return pd.DataFrame(
+        {
+            "retailer": frame["retailer_id"],
+            "content users": frame["content_users"],
+            "retailer users": frame["retailer_users"],
+            "shared": frame["matched_users"],
+            "rate": [f"{r:.1%}" for r in frame["match_rate"]],
+            "ran at (UTC)": [str(t)[:16] for t in frame["ran_at"]],
+            "protocol": [
+                f"{p}/{v}" if v else str(p)
+                for p, v in zip(frame["protocol"], frame["protocol_version"], strict=True)
+            ],
+            "seconds": frame["seconds"],
+            "matched on": shares,
+        }
+    )
 
 
 def export_kind(directory: Path) -> Party:
