@@ -22,8 +22,9 @@ platform, and neither platform reads its row-level tables):
 - the content platform: its users shared with each retailer (PSI's output in each run);
 - the clean room: per person a pseudonym and the retailers the person was matched at (the point
   of the alliance), and the shipped rows. It cannot compute a ``person_key`` or a
-  ``match_key`` from an identifier (one needs the hub's secret, the other both PSI secrets), and
-  it does not keep the per-run ``match_key`` s: the link tables are consumed while loading.
+  ``match_key`` from an identifier (one needs the hub's secret, the other both PSI secrets). Its
+  store does not keep the per-run ``match_key`` s (the link tables are consumed while loading);
+  the shipment folders still hold them until the operator deletes them after the load.
 
 Collusion caveat: a platform that reads the clean room's rows can re-identify them (the hub holds
 ``user_key -> person_key``, a retailer ``user_key -> match_key`` and its own event ids); keeping
