@@ -18,6 +18,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from redcat.errors import ConfigError, MatchError
 from redcat.match.certs import make_certs
@@ -503,3 +506,56 @@ def test_parse_address(text: str, expected: tuple[str, int]) -> None:
 def test_parse_address_refuses_bad_text(text: str) -> None:
     with pytest.raises(ConfigError, match="HOST:PORT"):
         parse_address(text)
+
+
+# -- framing properties (a plain socket pair: framing does not depend on TLS) -------------------
+
+
+def _pair(settings: MatchSettings = FAST) -> tuple[Channel, Channel]:
+    left, right = socket.socketpair()
+    return Channel(left, settings, "left"), Channel(right, settings, "right")  # type: ignore[arg-type]
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([HELLO, PSI, ACK]), st.binary(max_size=3000)),
+        max_size=8,
+    )
+)
+def test_frames_arrive_whole_and_in_order_and_bytes_are_counted(
+    frames: list[tuple[int, bytes]],
+) -> None:
+    frames = [(k, b"" if k == ACK else p) for k, p in frames]
+    tx, rx = _pair()
+    try:
+        sender = threading.Thread(target=lambda: [tx.send(k, p) for k, p in frames])
+        sender.start()
+        got = []
+        for kind, _ in frames:
+            rx.waiting_for = "a frame"
+            got.append((kind, rx.recv(kind)))
+        sender.join()
+        assert got == frames
+        assert tx.sent == rx.received == sum(HEADER.size + len(p) for _, p in frames)
+    finally:
+        tx.close()
+        rx.close()
+
+
+@hsettings(max_examples=80, deadline=None)
+@given(st.binary(min_size=1, max_size=200))
+def test_arbitrary_bytes_from_a_peer_raise_match_error_or_parse(junk: bytes) -> None:
+    tx, rx = _pair(replace(FAST, idle_timeout_s=0.2, keepalive_s=0.05, max_message_bytes=100))
+    try:
+        tx.sock.sendall(junk)
+        tx.sock.shutdown(socket.SHUT_WR)
+        for _ in range(len(junk)):
+            try:
+                rx.recv(PSI)
+            except MatchError:
+                return  # a clear refusal (cut, unknown kind, oversized, out of turn, closed...)
+        pytest.fail("more frames than bytes")
+    finally:
+        tx.close()
+        rx.close()
