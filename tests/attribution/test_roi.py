@@ -141,3 +141,32 @@ def test_wide_view(long: pd.DataFrame) -> None:
     assert wide["id"].tolist() == ["C1", "C2"]
     assert wide["roi_T+29"].tolist() == [2.0, 2.0]
     assert wide["gmv_T+7"].tolist() == [60.0, 20.0]
+
+
+@pytest.mark.parametrize("world", ["roi", "tiny"])
+def test_cut_journeys_equal_a_fresh_read_for_heuristics(tmp_path: Path, world: str) -> None:
+    from tests.tiny_world import build as build_tiny
+
+    from redcat.attribution.heuristics import HEURISTIC_MODELS
+    from redcat.attribution.pipeline import journey_rows, journey_table, note_credits
+    from redcat.attribution.roi import converting_within, window_credits
+
+    if world == "roi":
+        engine = build(tmp_path / "s.duckdb")
+    else:
+        engine = build_tiny(tmp_path / "s.duckdb")
+        run_direct_match(engine.duck, "salt")
+    s = Settings()
+    try:
+        rows = journey_rows(engine, "B1", replace(s.windows, click_days=30, view_days=30))
+        for days in (1, 2, 7, 15, 19, 29, 30):
+            for model in HEURISTIC_MODELS:
+                fresh = window_credits(engine, "B1", days, model, s)
+                cut, _ = note_credits(
+                    journey_table(converting_within(rows, days)), model, s.attribution
+                )
+                fresh = fresh[fresh["conversions"] > 0].reset_index(drop=True)
+                cut = cut[cut["conversions"] > 0].reset_index(drop=True)
+                pd.testing.assert_frame_equal(fresh, cut, check_dtype=False)
+    finally:
+        engine.close()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from redcat.attribution.heuristics import HEURISTIC_MODELS
 from redcat.attribution.pipeline import credits_by, journey_rows, journey_table, note_credits
 from redcat.engine.core import Engine
 from redcat.engine.derived import brand_spend, campaign_shares
@@ -61,12 +62,20 @@ def roi_plan(settings: Settings, category: str | None) -> tuple[RoiWindow, ...]:
     """Return the windows to measure: the decision cycle of ``category`` (the funnel window
     when None) first, then each fixed window of ``settings.windows.roi_fixed_days`` that differs
     from it, ascending. Raises :class:`ConfigError` for a category without a cycle."""
-    cycle = settings.windows.decision_cycle(category).funnel_days
-    fixed = sorted({int(d) for d in settings.windows.roi_fixed_days} - {cycle})
+    return plan_for_cycle(settings, settings.windows.decision_cycle(category).funnel_days)
+
+
+def plan_for_cycle(settings: Settings, cycle_days: int) -> tuple[RoiWindow, ...]:
+    """Return the windows to measure for a decision cycle of ``cycle_days`` days (e.g. a
+    report's funnel window, which its category set): that cycle first, then the fixed windows
+    of ``settings.windows.roi_fixed_days`` that differ from it, ascending."""
+    if cycle_days <= 0:
+        raise ConfigError("the decision cycle must be a positive number of days")
+    fixed = sorted({int(d) for d in settings.windows.roi_fixed_days} - {cycle_days})
     for d in fixed:
         if d <= 0:
             raise ConfigError("fixed ROI windows must be positive numbers of days")
-    return (RoiWindow(cycle, True), *(RoiWindow(d, False) for d in fixed))
+    return (RoiWindow(cycle_days, True), *(RoiWindow(d, False) for d in fixed))
 
 
 def window_credits(
@@ -78,6 +87,36 @@ def window_credits(
     table = journey_table(journey_rows(engine, brand_id, windows))
     credits, _ = note_credits(table, model, settings.attribution)
     return credits
+
+
+def converting_within(rows: pd.DataFrame, days: int) -> pd.DataFrame:
+    """Return the converting journeys' touches of :func:`journey_rows` (taken with windows of
+    at least ``days``) that lie at most ``days`` days before their order: exactly the converting
+    journeys a ``days``-day click and view window gives, since a touch serves the first order
+    after it either way. Non-converting journeys are not rebuilt, so only models that ignore
+    them (the heuristics) may use this."""
+    conv = rows[rows["converted"].astype(bool)]
+    age = pd.to_datetime(conv["conversion_ts"]) - pd.to_datetime(conv["ts"])
+    return conv[(age <= pd.Timedelta(days=days)).to_numpy()]
+
+
+def _credits_per_window(
+    engine: Engine, brand_id: str, plan: Sequence[RoiWindow], model: str, settings: Settings
+) -> list[pd.DataFrame]:
+    """Credits per note for each window. Heuristic models read the journeys once, with the
+    longest window, and cut them per window (:func:`converting_within`); Markov and Shapley
+    also use the journeys that did not convert, so they re-read the journeys per window."""
+    if model not in HEURISTIC_MODELS or not plan:
+        return [window_credits(engine, brand_id, w.days, model, settings) for w in plan]
+    longest = max(w.days for w in plan)
+    windows = replace(settings.windows, click_days=longest, view_days=longest)
+    rows = journey_rows(engine, brand_id, windows)
+    out = []
+    for win in plan:
+        table = journey_table(converting_within(rows, win.days))
+        credits, _ = note_credits(table, model, settings.attribution)
+        out.append(credits)
+    return out
 
 
 def _spend(engine: Engine, brand_id: str) -> tuple[pd.Series, pd.Series]:
@@ -116,10 +155,16 @@ def roi_windows(
     shares = engine.execute(campaign_shares(engine, brand_id))
     total_spend = float(note_spend.sum())
     frames: list[pd.DataFrame] = []
-    for order, win in enumerate(plan):
-        credits = window_credits(engine, brand_id, win.days, model, settings)
-        notes = credits.set_index("note_id")[["conversions", "value"]]
-        notes = notes.reindex(notes.index.union(note_spend.index), fill_value=0.0)
+    per_window = _credits_per_window(engine, brand_id, plan, model, settings)
+    # Every window lists the same notes: those with spend or with credit in any window.
+    seen = {str(n) for frame in per_window for n in frame["note_id"]}
+    all_notes = pd.Index(sorted(seen | {str(n) for n in note_spend.index}), dtype=object)
+    for order, (win, window_frame) in enumerate(zip(plan, per_window, strict=True)):
+        # An empty credit frame has a float note_id; make it text so it merges with ids.
+        credits = window_frame.astype({"note_id": "object"})
+        notes = credits.groupby("note_id")[["conversions", "value"]].sum()
+        notes.index = notes.index.astype(object)
+        notes = notes.reindex(all_notes, fill_value=0.0)
         by_campaign = credits_by(credits.assign(model=model), shares, "campaign_id")
         camps = by_campaign.set_index("campaign_id")[["conversions", "value"]]
         camps = camps.reindex(campaign_spend.index, fill_value=0.0)
