@@ -91,6 +91,8 @@ def test_calibration_section_by_hand(lift_engine: Engine) -> None:
     assert chart["series"][0]["data"] == [100.0, 0.0]  # WAPE % of last, linear
     json.dumps(section.charts[0].options["zh"])
     assert any("2 days after" in n.en for n in section.notes)
+    # 4 test and 3 control users: the interval includes 0
+    assert any(n.en.startswith("1 of 1 campaigns' incremental intervals") for n in section.notes)
 
 
 def test_calibration_section_without_truth_or_holdouts(

@@ -238,6 +238,18 @@ def _notes(inp: SectionInput, cal: Calibration) -> tuple[Text2, ...]:
             f"to {days} days after); what organic reads of the same notes caused is not in it.",
         ),
     ]
+    t = cal.targets
+    wide = int(((t["measured_low"] <= 0) & (t["measured_high"] >= 0)).sum())
+    if wide:
+        notes.append(
+            Text2(
+                f"{len(t)} 个活动中有 {wide} 个的增量区间包含 0：对照组太小，这些活动的校准"
+                "主要反映抽样噪声，汇总校准更稳健。",
+                f"{wide} of {len(t)} campaigns' incremental intervals include 0: their holdouts "
+                "are too small to tell the effect from noise, so calibrating to them mostly "
+                "adds noise; the pooled version is steadier.",
+            )
+        )
     if clipped:
         ids = ", ".join(clipped)
         notes.append(
