@@ -303,6 +303,9 @@ class PrivacySettings:
         default_factory=lambda: MappingProxyType({"table": 1.0, "kpi": 0.5, "cell": 0.1})
     )
     confidence: float = 0.95
+    # Thresholds the parties set for their own data (party → k, e.g. {"tmall": 100}); a release
+    # applies the strictest of k and every party's (privacy.thresholds.strictest_k).
+    party_k: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     # The budget ledger a report's privacy section spends from (an operational-store URL);
     # None: a fresh in-memory ledger per report, which the section says.
     ledger_url: str | None = None
@@ -318,6 +321,14 @@ class PrivacySettings:
                 raise ConfigError(f"privacy release_epsilon[{kind!r}] must be positive")
         if not 0 < self.confidence < 1:
             raise ConfigError("privacy setting confidence must lie strictly between 0 and 1")
+        for party, k in self.party_k.items():
+            if k < 1:
+                raise ConfigError(f"privacy party_k[{party!r}] must be at least 1 user")
+
+    def threshold(self) -> int:
+        """Return the aggregation threshold that applies: the largest of ``k`` and every
+        party's own (users)."""
+        return max([self.k, *self.party_k.values()])
 
 
 @dataclass(frozen=True)

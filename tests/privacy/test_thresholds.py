@@ -128,3 +128,12 @@ def test_released_rows_meet_k_and_totals_add_up(rows: list[tuple[int, int]], k: 
             assert released_total(out, "orders") == sum(o for _, o in rows)
     else:
         assert released_total(out, "orders") == sum(o for _, o in rows)
+
+
+def test_settings_threshold_is_the_strictest_party() -> None:
+    from redcat.settings import PrivacySettings
+
+    assert PrivacySettings().threshold() == 50
+    assert PrivacySettings(k=50, party_k={"tmall": 100, "content": 20}).threshold() == 100
+    with pytest.raises(ConfigError):
+        PrivacySettings(party_k={"jd": 0})

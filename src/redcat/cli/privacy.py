@@ -143,7 +143,7 @@ def release_cmd(
     if fmt is not TableFormat.table:
         print_frame(table, fmt)
         return
-    k = settings.privacy.k
+    k = settings.privacy.threshold()
     view = released.wide()
     for col in ("buyers", "orders", "gmv"):
         shown = view[col].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")

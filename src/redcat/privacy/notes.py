@@ -116,7 +116,7 @@ def _release(
         ),
         owners=JOINT_OWNERS,
         epsilon=privacy.release_epsilon["table"],
-        k=privacy.k,
+        k=privacy.threshold(),
         kind="table",
         params={
             "brand": brand_id,

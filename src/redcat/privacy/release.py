@@ -124,7 +124,7 @@ class ReleaseSpec:
             ),
             owners=tuple(owners),
             epsilon=settings.release_epsilon[kind],
-            k=settings.k,
+            k=settings.threshold(),
             kind=kind,
             params=params or {},
             confidence=settings.confidence,

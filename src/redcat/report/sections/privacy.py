@@ -93,7 +93,7 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
         status = ledger.status(inp.brand_id)
     finally:
         ledger.engine.dispose()
-    k = privacy.k
+    k = privacy.threshold()
     sample = sample_frame(released, k, inp.settings.report.top_notes)
     errors = released.error_bounds()
     long = released.long
