@@ -21,7 +21,7 @@ from redcat.links.postback import postback_headers
 from redcat.links.service import LinkInfo, add_key, create_link, retire_key, set_link_active
 from redcat.settings import LinksSettings
 from redcat.store.db import session_factory, session_scope
-from redcat.store.links import Click, PostbackNonce, PostbackOrder
+from redcat.store.links import Click, PostbackNonce, PostbackOrder, PostbackVisit
 
 SETTINGS = LinksSettings(burst_clicks=3, burst_seconds=60.0)
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
@@ -159,9 +159,17 @@ def test_postback_rules(client: TestClient, ops_engine: Engine) -> None:
         422,
         "unknown_click",
     )
+    visit = {"event": "visit", "click_id": click_id, "ts": "2026-11-25T09:59:00+08:00"}
+    assert _post(client, visit, **kw, nonce="e" * 16) == (200, "stored")
+    assert _post(client, visit, **kw, nonce="f" * 16) == (200, "duplicate")
+    assert _post(client, dict(visit, event="cart"), **kw, nonce="g" * 16) == (422, "bad_body")
+    with session_factory(ops_engine)() as s:
+        [stored_visit] = s.scalars(select(PostbackVisit))
+        assert (stored_visit.click_id, stored_visit.link_id) == (click_id, link.link_id)
+        assert stored_visit.visit_ts == datetime(2026, 11, 25, 1, 59, 0)  # +08:00 → UTC
     with session_factory(ops_engine)() as s:
         orders = list(s.scalars(select(PostbackOrder)))
         assert [(o.order_id, o.amount, o.link_id) for o in orders] == [("o1", 99.5, link.link_id)]
         assert orders[0].order_ts == datetime(2026, 11, 25, 10, 0, 0)
-        # Nonces are consumed by stored and duplicate orders only (refusals roll back).
-        assert s.scalar(select(func.count()).select_from(PostbackNonce)) == 2
+        # Nonces are consumed by stored and duplicate postbacks only (refusals roll back).
+        assert s.scalar(select(func.count()).select_from(PostbackNonce)) == 4

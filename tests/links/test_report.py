@@ -18,7 +18,7 @@ from redcat.links.report import (
 )
 from redcat.settings import LinksSettings
 from redcat.store.db import session_factory, session_scope
-from redcat.store.links import Click, Link, PostbackOrder
+from redcat.store.links import Click, Link, PostbackOrder, PostbackVisit
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)
 SETTINGS = LinksSettings(click_days=7)
@@ -77,6 +77,19 @@ def _seed(engine: Engine) -> None:
             ("o4", "c5", "b" * 24, T0 + timedelta(days=8), 999.0),  # late: not counted
             ("o5", "c6", "c" * 24, T0 + timedelta(days=1), 5.0),  # other brand
         ]
+        # Store visits the retailer reported: two clicks of link a, one of link b.
+        for i, (cid, lid) in enumerate((("c1", "a" * 24), ("c3", "a" * 24), ("c5", "b" * 24))):
+            s.add(
+                PostbackVisit(
+                    id=i + 1,
+                    retailer_id="tmall",
+                    click_id=cid,
+                    link_id=lid,
+                    visit_ts=T0,
+                    received_at=T0,
+                    kid="pb",
+                )
+            )
         for i, (oid, cid, lid, ts, amount) in enumerate(orders):
             s.add(
                 PostbackOrder(
@@ -99,6 +112,9 @@ def test_link_report_hand_computed(ops_engine: Engine) -> None:
     assert list(report["link_id"]) == ["a" * 24, "d" * 24, "b" * 24]  # by note, then link
     a, d, b = (report.iloc[i] for i in range(3))
     assert (a.clicks, a.unique_clickers, a.bot_clicks) == (3, 2, 1)
+    assert (a.store_visits, a.visit_rate) == (2, 2 / 3)
+    assert (b.store_visits, b.visit_rate, d.store_visits) == (1, 1.0, 0)
+    assert pd.isna(d.visit_rate)
     assert (a.orders, a.gmv, a.bot_click_orders, a.late_orders) == (3, 170.0, 1, 0)
     assert a.conversion_rate == 1.0
     assert (d.clicks, d.orders, d.gmv) == (0, 0, 0.0) and pd.isna(d.conversion_rate)
@@ -110,11 +126,20 @@ def test_link_report_hand_computed(ops_engine: Engine) -> None:
             "note_id": "n1",
             "links": 2,
             "clicks": 3,
+            "store_visits": 2,
             "orders": 3,
             "gmv": 170.0,
             "conversion_rate": 1.0,
         },
-        {"note_id": "n2", "links": 1, "clicks": 1, "orders": 0, "gmv": 0.0, "conversion_rate": 0.0},
+        {
+            "note_id": "n2",
+            "links": 1,
+            "clicks": 1,
+            "store_visits": 1,
+            "orders": 0,
+            "gmv": 0.0,
+            "conversion_rate": 0.0,
+        },
     ]
 
 

@@ -1,8 +1,9 @@
 """Order postbacks: a retailer reports an order made after a link click, signed with its key.
 
-A postback is ``POST /postback`` with a JSON body ``{"order_id", "click_id", "amount", "ts"}``
-(``amount`` in the retailer's currency, ``ts`` the order time, ISO 8601 or Unix seconds, UTC
-when no offset) and the headers:
+A postback is ``POST /postback`` with a JSON body: an order ``{"order_id", "click_id", "amount",
+"ts"}`` (``amount`` in the retailer's currency, ``ts`` the order time, ISO 8601 or Unix seconds,
+UTC when no offset; ``"event": "order"`` optional) or a store visit (进店) ``{"event": "visit",
+"click_id", "ts"}``, and the headers:
 
 - ``X-Redcat-Retailer``: the retailer id; ``X-Redcat-Key``: the id of the retailer's key;
 - ``X-Redcat-Timestamp``: Unix seconds when signed; ``X-Redcat-Nonce``: 16-64 characters of
@@ -13,7 +14,7 @@ when no offset) and the headers:
 Unsigned or badly signed requests are refused (401), so are stale ones (timestamp more than
 ``postback_max_age_seconds`` from the server clock, either way; 401) and replays (a nonce already
 seen from that retailer; 409). The same order id from the same retailer is stored once: a second
-postback of it answers 200 ``duplicate``.
+postback of it answers 200 ``duplicate``; so does a second visit for the same click.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from redcat.errors import ConfigError
 from redcat.links.service import keyring
-from redcat.store.links import Click, Link, PostbackNonce, PostbackOrder
+from redcat.store.links import Click, Link, PostbackNonce, PostbackOrder, PostbackVisit
 
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 HEADERS = (
@@ -137,18 +139,22 @@ def handle_postback(
         return _refuse(422, "bad_body", "body is not JSON")
     if not isinstance(payload, dict):
         return _refuse(422, "bad_body", "body is not a JSON object")
+    event = payload.get("event", "order")
     order_id, click_id, amount = (payload.get(k) for k in ("order_id", "click_id", "amount"))
     order_ts = _order_time(payload.get("ts"))
-    if not isinstance(order_id, str) or not order_id or len(order_id) > 128:
-        return _refuse(422, "bad_body", "order_id must be a non-empty string")
-    if not isinstance(click_id, str) or not click_id:
+    if event not in ("order", "visit"):
+        return _refuse(422, "bad_body", "event must be order or visit")
+    if not isinstance(click_id, str) or not click_id or len(click_id) > 32:
         return _refuse(422, "bad_body", "click_id must be a non-empty string")
-    if isinstance(amount, bool) or not isinstance(amount, int | float):
-        return _refuse(422, "bad_body", "amount must be a number")
-    if not math.isfinite(amount) or amount < 0:
-        return _refuse(422, "bad_body", "amount must be finite and >= 0")
     if order_ts is None:
         return _refuse(422, "bad_body", "ts must be ISO 8601 or Unix seconds")
+    if event == "order":
+        if not isinstance(order_id, str) or not order_id or len(order_id) > 128:
+            return _refuse(422, "bad_body", "order_id must be a non-empty string")
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            return _refuse(422, "bad_body", "amount must be a number")
+        if not math.isfinite(amount) or amount < 0:
+            return _refuse(422, "bad_body", "amount must be finite and >= 0")
 
     # The replay cache first: a nonce is consumed once, whatever the order turns out to be.
     session.execute(
@@ -171,6 +177,8 @@ def handle_postback(
     if row is None or row.retailer_id != retailer_id:
         session.rollback()
         return _refuse(422, "unknown_click", "no click with this id on this retailer's links")
+    if event == "visit":
+        return _store_visit(session, retailer_id, click_id, row.link_id, order_ts, now, kid)
     existing = session.scalar(
         select(PostbackOrder.id).where(
             PostbackOrder.retailer_id == retailer_id, PostbackOrder.order_id == order_id
@@ -185,7 +193,7 @@ def handle_postback(
             order_id=order_id,
             click_id=click_id,
             link_id=row.link_id,
-            amount=float(amount),
+            amount=float(cast(float, amount)),  # checked above for an order
             order_ts=order_ts,
             received_at=now,
             kid=kid,
@@ -197,4 +205,39 @@ def handle_postback(
         # A concurrent postback of the same order won the unique constraint.
         session.rollback()
         return PostbackResult(200, "duplicate", "order already stored")
+    return PostbackResult(200, "stored")
+
+
+def _store_visit(
+    session: Session,
+    retailer_id: str,
+    click_id: str,
+    link_id: str,
+    visit_ts: datetime,
+    now: datetime,
+    kid: str,
+) -> PostbackResult:
+    existing = session.scalar(
+        select(PostbackVisit.id).where(
+            PostbackVisit.retailer_id == retailer_id, PostbackVisit.click_id == click_id
+        )
+    )
+    if existing is not None:
+        session.commit()
+        return PostbackResult(200, "duplicate", "visit already stored")
+    session.add(
+        PostbackVisit(
+            retailer_id=retailer_id,
+            click_id=click_id,
+            link_id=link_id,
+            visit_ts=visit_ts,
+            received_at=now,
+            kid=kid,
+        )
+    )
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return PostbackResult(200, "duplicate", "visit already stored")
     return PostbackResult(200, "stored")

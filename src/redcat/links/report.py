@@ -13,11 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from redcat.engine.core import Engine as AnalyticsEngine
 from redcat.settings import LinksSettings
-from redcat.store.links import Click, Link, PostbackOrder
+from redcat.store.links import Click, Link, PostbackOrder, PostbackVisit
 
 CHANNEL = "link"
 
@@ -54,6 +54,8 @@ REPORT_COLUMNS: tuple[str, ...] = (
     "clicks",
     "unique_clickers",
     "bot_clicks",
+    "store_visits",
+    "visit_rate",
     "orders",
     "gmv",
     "conversion_rate",
@@ -141,10 +143,11 @@ def link_report(ops_engine: Engine, brand_id: str, settings: LinksSettings) -> p
 
     ``clicks``: clicks not flagged as bots (events); ``unique_clickers``: distinct salted address
     hashes among them (an approximation of people: a shared address counts once);
-    ``bot_clicks``: flagged clicks; ``orders`` / ``gmv`` (currency): link conversions in the
-    click-through window; ``conversion_rate``: orders ÷ clicks (NaN without clicks);
-    ``bot_click_orders``: of those orders, how many came through a bot-flagged click;
-    ``late_orders``: postback orders outside the window (not counted).
+    ``bot_clicks``: flagged clicks; ``store_visits``: clicks the retailer reported a store
+    visit (进店) for, ``visit_rate`` = store visits ÷ clicks; ``orders`` / ``gmv`` (currency):
+    link conversions in the click-through window; ``conversion_rate``: orders ÷ clicks (NaN
+    without clicks); ``bot_click_orders``: of those orders, how many came through a
+    bot-flagged click; ``late_orders``: postback orders outside the window (not counted).
     """
     with ops_engine.connect() as conn:
         links = conn.execute(
@@ -166,6 +169,14 @@ def link_report(ops_engine: Engine, brand_id: str, settings: LinksSettings) -> p
             "bot_clicks": clicks[clicks["is_bot"]].groupby("link_id").size(),
         }
     )
+    with ops_engine.connect() as conn:
+        visit_rows = conn.execute(
+            select(PostbackVisit.link_id, func.count(PostbackVisit.id))
+            .join(Link, Link.link_id == PostbackVisit.link_id)
+            .where(Link.brand_id == brand_id)
+            .group_by(PostbackVisit.link_id)
+        ).all()
+    visits = pd.Series({r[0]: int(r[1]) for r in visit_rows}, dtype="float64", name="store_visits")
     conv = link_conversions(ops_engine, settings, brand_id)
     counted = conv[conv["in_window"]]
     per_order = pd.DataFrame(
@@ -178,10 +189,12 @@ def link_report(ops_engine: Engine, brand_id: str, settings: LinksSettings) -> p
     )
     out = base.merge(per_click, left_on="link_id", right_index=True, how="left")
     out = out.merge(per_order, left_on="link_id", right_index=True, how="left")
+    out = out.merge(visits, left_on="link_id", right_index=True, how="left")
     counts = (
         "clicks",
         "unique_clickers",
         "bot_clicks",
+        "store_visits",
         "orders",
         "bot_click_orders",
         "late_orders",
@@ -189,6 +202,9 @@ def link_report(ops_engine: Engine, brand_id: str, settings: LinksSettings) -> p
     for col in counts:
         out[col] = out[col].fillna(0).astype("int64")
     out["gmv"] = out["gmv"].fillna(0.0).astype("float64")
+    out["visit_rate"] = (out["store_visits"] / out["clicks"].where(out["clicks"] > 0)).astype(
+        "float64"
+    )
     rate = out["orders"] / out["clicks"].where(out["clicks"] > 0)
     out["conversion_rate"] = rate.astype("float64")
     out = out.sort_values(["note_id", "link_id"], kind="stable").reset_index(drop=True)
@@ -196,7 +212,8 @@ def link_report(ops_engine: Engine, brand_id: str, settings: LinksSettings) -> p
 
 
 def note_link_report(report: pd.DataFrame) -> pd.DataFrame:
-    """Roll :func:`link_report` up to notes: ``note_id``, ``links``, ``clicks``, ``orders``,
+    """Roll :func:`link_report` up to notes: ``note_id``, ``links``, ``clicks``,
+    ``store_visits``, ``orders``,
     ``gmv``, ``conversion_rate`` (orders ÷ clicks). Unique clickers are not summed (a person
     clicking two links of a note would count twice)."""
     grouped = report.groupby("note_id", sort=True)
@@ -204,6 +221,7 @@ def note_link_report(report: pd.DataFrame) -> pd.DataFrame:
         {
             "links": grouped.size(),
             "clicks": grouped["clicks"].sum(),
+            "store_visits": grouped["store_visits"].sum(),
             "orders": grouped["orders"].sum(),
             "gmv": grouped["gmv"].sum(),
         }

@@ -106,3 +106,22 @@ class PostbackNonce(Base):
     retailer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+
+
+class PostbackVisit(Base):
+    """A store visit (进店) a retailer reported for a click: the reader reached the shop or
+    product page and the retailer saw them there. One row per (retailer, click)."""
+
+    __tablename__ = "postback_visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    retailer_id: Mapped[str] = mapped_column(String(64))
+    click_id: Mapped[str] = mapped_column(ForeignKey("clicks.click_id"))
+    link_id: Mapped[str] = mapped_column(String(24), index=True)
+    visit_ts: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+    kid: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        UniqueConstraint("retailer_id", "click_id", name="uq_postback_visits_retailer_click"),
+    )

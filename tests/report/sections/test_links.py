@@ -13,7 +13,7 @@ from redcat.report.section import SectionInput
 from redcat.report.sections.links import build_links_section, link_vs_matched
 from redcat.settings import Settings
 from redcat.store.db import make_engine, session_factory, session_scope, upgrade
-from redcat.store.links import Click, Link, PostbackOrder
+from redcat.store.links import Click, Link, PostbackOrder, PostbackVisit
 
 T0 = datetime(2026, 11, 1)
 
@@ -88,6 +88,16 @@ def test_section_compares_link_and_matched_paths(tmp_path: Path) -> None:
                 kid="pb",
             )
         )
+        s.add(
+            PostbackVisit(
+                retailer_id="tmall",
+                click_id="c1",
+                link_id="a" * 24,
+                visit_ts=T0,
+                received_at=T0,
+                kid="pb",
+            )
+        )
     engine.dispose()
     assert build_links_section(_input(url, CREDITS, brand="other")) is None
     section = build_links_section(_input(url, CREDITS))
@@ -95,7 +105,7 @@ def test_section_compares_link_and_matched_paths(tmp_path: Path) -> None:
     per_link, per_note = section.tables
     row = per_link.frame.iloc[0]
     assert (row.clicks, row.unique_clickers, row.orders, row.gmv) == (4, 2, 1, 80.0)
-    assert row.conversion_rate == 0.25
+    assert (row.conversion_rate, row.store_visits, row.visit_rate) == (0.25, 1, 0.25)
     # n1: 1 link order beside 3 orders last touch credits over matched paths -> share 1/4.
     assert per_note.frame.to_dict("records") == [
         {
