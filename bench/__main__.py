@@ -49,6 +49,7 @@ PACKAGES = (
     "polars",
     "ChannelAttribution",
     "marketing-attribution-models",
+    "cryptography",
 )
 
 
