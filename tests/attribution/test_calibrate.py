@@ -330,3 +330,12 @@ def test_simulated_world(simulated: tuple[Engine, dict[str, Any], pd.DataFrame])
     scores = calibration_scores(pd.concat(parts), truth)
     assert scores["model"].tolist() == ["last", "linear"]
     assert np.isfinite(scores[["raw_wape", "calibrated_wape"]].to_numpy()).all()
+
+
+def test_pooling_uses_the_lifts_standard_errors() -> None:
+    # Same figures as test_pooled_targets_go_through_campaign_targets, but the intervals are
+    # wide (half-width 10) while the lift's own standard errors are 1: the SEs decide.
+    lift = lift_rows([("C1", 1.0, -9.0, 11.0, 1.0), ("C2", -3.0, -13.0, 7.0, 1.0)])
+    lift["incremental_orders_se"] = [1.0, 1.0]
+    t = campaign_targets(lift, pooling="spend")
+    assert t["target"].tolist() == pytest.approx([0.75, 0.0])

@@ -101,8 +101,13 @@ def campaign_targets(
     high = lift["incremental_orders_high"].to_numpy(dtype=np.float64)
     t_est, t_low, t_high = est, low, high
     if pooling == "spend" and len(lift):
+        se = (
+            lift["incremental_orders_se"].to_numpy(dtype=np.float64)
+            if "incremental_orders_se" in lift.columns
+            else None
+        )
         t_est, t_low, t_high = shrink_per_spend(
-            est, low, high, lift["spend"].to_numpy(dtype=np.float64), alpha=alpha
+            est, low, high, lift["spend"].to_numpy(dtype=np.float64), alpha=alpha, se=se
         )
     out = pd.DataFrame(
         {
@@ -127,11 +132,14 @@ def shrink_per_spend(
     spend: npt.NDArray[np.float64],
     *,
     alpha: float = 0.05,
+    se: npt.NDArray[np.float64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Shrink campaigns' incremental orders toward a common rate per unit of spend.
 
     Each campaign's rate θ = estimate ÷ spend (orders per currency unit) has standard error
-    se ÷ spend, with se = (high − low) ÷ (2 z₁₋α/₂) read off its interval. A normal random-effects
+    se ÷ spend, with ``se`` the estimate's standard errors when given, else (high − low) ÷
+    (2 z₁₋α/₂) read off its interval (:func:`campaign_targets` passes the lift's
+    ``incremental_orders_se`` when it has that column). A normal random-effects
     model θ_c ~ N(μ, τ²) is fitted by DerSimonian–Laird (μ the inverse-variance mean, τ² the
     method-of-moments between-campaign variance, 0 when the campaigns agree within noise); each θ
     is replaced by its posterior mean, (θ/v + μ/τ²) ÷ (1/v + 1/τ²), which is μ when τ² = 0.
@@ -141,7 +149,8 @@ def shrink_per_spend(
     """
     z = float(norm.ppf(1.0 - alpha / 2.0))
     with np.errstate(all="ignore"):
-        var_all = ((high - low) / (2.0 * z) / spend) ** 2
+        se_all = (high - low) / (2.0 * z) if se is None else se
+        var_all = (se_all / spend) ** 2
     # A variance that is 0, not finite or whose inverse overflows cannot be weighted.
     ok = (spend > 0) & np.isfinite(var_all) & (var_all > 1e-300) & np.isfinite(estimate)
     out_est, out_low, out_high = estimate.copy(), low.copy(), high.copy()
