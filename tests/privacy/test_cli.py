@@ -82,3 +82,15 @@ def test_token_of_another_brand_is_refused(
     code, _, err = run(capsys, "privacy", "budget", "--brand", "B01", "--ops-db", ops,
                        "--token", "rct_nope")  # fmt: skip
     assert code == 2 and "unknown, revoked or expired" in err
+
+
+def test_release_brand_totals(
+    world_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ops = f"sqlite:///{tmp_path / 'ops.db'}"
+    code, out, err = run(capsys, "privacy", "release", "--brand", "B02", "--table", "brand",
+                         "--store", str(world_store), "--ops-db", ops)  # fmt: skip
+    assert code == 0, err
+    text = " ".join(out.split())
+    assert "brand totals" in text and "purchase_rate" in text and "ε 0.5" in text
+    assert _budget(capsys, ops, "B02")["kpi releases left"] == "19"

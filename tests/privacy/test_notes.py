@@ -11,7 +11,13 @@ import pytest
 from redcat.engine import open_engine
 from redcat.funnel import brand_funnel
 from redcat.privacy.ledger import BudgetLedger
-from redcat.privacy.notes import note_orders, release_note_orders
+from redcat.privacy.notes import (
+    brand_totals,
+    note_orders,
+    release_brand_totals,
+    release_note_orders,
+    released_rates,
+)
 from redcat.settings import PrivacySettings, Settings
 
 
@@ -46,3 +52,34 @@ def test_release_with_small_k_shows_noisy_figures(world_store: Path) -> None:
     assert (released[["buyers", "orders", "gmv"]] >= 0).all().all()
     assert isinstance(out.long, pd.DataFrame) and (out.long["mode"] == "noisy").all()
     assert out.epsilon_spent == 1.0
+
+
+def test_brand_totals_match_the_funnel_and_rates_come_from_released_parts(
+    world_store: Path,
+) -> None:
+    settings = Settings(privacy=PrivacySettings(k=5))
+    with open_engine(world_store, read_only=True) as engine:
+        totals = brand_totals(engine, "B02", settings).iloc[0]
+        funnel = brand_funnel(engine, "B02", settings.windows)
+        kpis, stages = funnel.kpis, funnel.stages.set_index("stage")["users"]
+        ledger = BudgetLedger.in_memory(settings.privacy)
+        out = release_brand_totals(engine, "B02", settings, ledger)
+        del funnel
+        gc.collect()
+    assert totals["matched_reach"] == kpis["matched_reach"]
+    assert totals["buyers"] == stages["order"]
+    assert totals["raw_orders"] == kpis["orders"]
+    assert totals["raw_gmv"] == pytest.approx(kpis["gmv"])
+    assert totals["orders"] <= totals["raw_orders"]
+    assert out.spec.kind == "kpi" and out.epsilon_spent == 0.5
+    assert ledger.status("B02").spent == 0.5
+    long = out.long.set_index("measure")
+    rates = released_rates(out).set_index("rate")
+    expected = min(
+        max(long.loc["buyers", "released"] / long.loc["matched_reach", "released"], 0), 1
+    )
+    assert rates.loc["purchase_rate", "released"] == pytest.approx(expected)
+    assert 0.0 <= rates.loc["purchase_rate", "released"] <= 1.0
+    assert rates.loc["purchase_rate", "exact"] == pytest.approx(
+        totals["buyers"] / totals["matched_reach"]
+    )

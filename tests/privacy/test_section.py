@@ -27,7 +27,7 @@ def test_section_shows_exact_released_and_budget(world_store: Path) -> None:
     section = _section(world_store, settings)
     assert section.key == "privacy"
     tables = {t.key: t for t in section.tables}
-    assert set(tables) == {"modes", "sample", "budget"}
+    assert set(tables) == {"modes", "sample", "totals", "budget"}
     sample = tables["sample"].frame
     assert {"buyers", "buyers_released", "orders_released", "gmv_released"} <= set(sample)
     assert set(sample["status"]) <= {"released", "suppressed", "other"}
@@ -36,8 +36,13 @@ def test_section_shows_exact_released_and_budget(world_store: Path) -> None:
     assert (suppressed["buyers"] < 5).any() or len(suppressed) >= 2
     budget = dict(zip(tables["budget"].frame["item"], tables["budget"].frame["value"], strict=True))
     assert budget["ledger"] == "in memory (this run only)"
-    assert budget["epsilon spent by this report"] == "1"
-    assert budget["epsilon left"] == "9 / 10"
+    assert budget["epsilon spent by this report"] == "1.5"  # a table and a kpi release
+    assert budget["epsilon left"] == "8.5 / 10"
+    totals = tables["totals"].frame.set_index("figure")
+    assert list(totals.index) == [
+        "matched_reach", "buyers", "orders", "gmv",
+        "purchase_rate", "orders_per_buyer", "gmv_per_order",
+    ]  # fmt: skip
     assert "±" in tables["sample"].caption.en  # type: ignore[union-attr]
 
 
@@ -46,6 +51,7 @@ def test_section_spends_from_a_configured_ledger(world_store: Path, tmp_path: Pa
     settings = Settings(privacy=PrivacySettings(ledger_url=url))
     _section(world_store, settings)
     again = _section(world_store, settings)  # the same question: stored answer
-    budget = dict(zip(*(again.tables[2].frame[c] for c in ("item", "value")), strict=True))
-    assert budget["epsilon spent by this report"] == "0 (stored answer)"
-    assert BudgetLedger.open(url).status("B02").spent == 1.0
+    frame = next(t.frame for t in again.tables if t.key == "budget")
+    budget = dict(zip(frame["item"], frame["value"], strict=True))
+    assert budget["epsilon spent by this report"] == "0 (stored answers)"
+    assert BudgetLedger.open(url).status("B02").spent == 1.5

@@ -8,6 +8,7 @@ one it runs as the local operator (who holds the store files anyway).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import pandas as pd
@@ -25,7 +26,7 @@ from redcat.engine import open_engine
 from redcat.errors import AccessDenied, ConfigError
 from redcat.match.accounts import authorize
 from redcat.privacy.ledger import BudgetLedger, BudgetStatus
-from redcat.privacy.notes import release_note_orders
+from redcat.privacy.notes import release_brand_totals, release_note_orders, released_rates
 from redcat.privacy.thresholds import below_k_label
 from redcat.settings import Settings
 
@@ -114,16 +115,31 @@ def budget_cmd(
     print_frame(budget_frame(status), fmt, title=f"{brand}: privacy budget {status.period}")
 
 
+class ReleaseTable(StrEnum):
+    """What ``redcat privacy release`` releases."""
+
+    notes = "notes"
+    brand = "brand"
+
+
 @privacy_app.command("release")
 def release_cmd(
     brand: BrandOption,
+    table: Annotated[
+        ReleaseTable,
+        typer.Option(
+            "--table",
+            help="notes: buyers, orders, GMV per note (a table release); brand: the brand's "
+            "matched reach, buyers, orders, GMV and rates from them (a kpi release).",
+        ),
+    ] = ReleaseTable.notes,
     store: StoreOption = DEFAULT_STORE_PATH,
     ops_db: OpsDbOption = DEFAULT_OPS,
     token: TokenOption = None,
     fmt: FormatOption = TableFormat.table,
 ) -> None:
-    """Release a brand's buyers, orders and GMV per note with differential privacy (spends
-    ε from its budget once; asking again shows the same answer)."""
+    """Release a brand's figures with differential privacy: per note (buyers, orders, GMV) or
+    brand totals. Spends ε from its budget once; asking again shows the same answer."""
     require_caller(ops_db, brand, token)
     settings = Settings(store=store)
     ledger = BudgetLedger.open(ops_db, settings.privacy)
@@ -135,24 +151,31 @@ def release_cmd(
                 raise ConfigError(f"brand {brand!r} has no notes in {store}")
             # Three-party accounts, when the store has any, must cover the brand's shops.
             authorize(engine, brand)
-            released = release_note_orders(engine, brand, settings, ledger)
+            if table is ReleaseTable.brand:
+                released = release_brand_totals(engine, brand, settings, ledger)
+            else:
+                released = release_note_orders(engine, brand, settings, ledger)
         status = ledger.status(brand)
     finally:
         ledger.engine.dispose()
-    table = released.public()
     if fmt is not TableFormat.table:
-        print_frame(table, fmt)
+        print_frame(released.public(), fmt)
         return
     k = settings.privacy.threshold()
+    measures = [m.column for m in released.spec.measures]
     view = released.wide()
-    for col in ("buyers", "orders", "gmv"):
+    for col in measures:
         shown = view[col].map(lambda v: "" if pd.isna(v) else f"{v:,.0f}")
         view[col] = shown.where(~view["suppressed"], below_k_label(k))
     bounds = released.error_bounds()
     spent = "stored answer, nothing spent" if released.cached else f"ε {released.epsilon_spent:g}"
+    noise = ", ".join(f"{m} ±{bounds.get(m, 0):,.0f}" for m in measures)
+    what = "brand totals" if table is ReleaseTable.brand else "buyers, orders, GMV per note"
     title = (
-        f"{brand}: buyers, orders, GMV per note (noisy; ±{bounds.get('orders', 0):.0f} orders, "
-        f"±{bounds.get('gmv', 0):,.0f} GMV at {settings.privacy.confidence:.0%}; {spent}; "
+        f"{brand}: {what} (noisy; {noise} at {settings.privacy.confidence:.0%}; {spent}; "
         f"{status.remaining:g} ε left)"
     )
     console.print(rich_table(view.drop(columns=["suppressed"]), title=title))
+    if table is ReleaseTable.brand:
+        rates = released_rates(released).drop(columns=["exact"])
+        console.print(rich_table(rates, title="rates from the released figures"))

@@ -131,8 +131,8 @@ def clamp_amount(values: np.ndarray | pd.Series) -> np.ndarray:
 
 
 def noisy_rate(
-    numerator: np.ndarray | pd.Series,
-    denominator: np.ndarray | pd.Series,
+    numerator: np.ndarray | pd.Series | Sequence[float],
+    denominator: np.ndarray | pd.Series | Sequence[float],
     *,
     upper: float | None = 1.0,
 ) -> np.ndarray:

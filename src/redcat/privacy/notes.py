@@ -25,6 +25,7 @@ from redcat.privacy.bounds import (
     bounded_aggregate,
 )
 from redcat.privacy.ledger import BudgetLedger
+from redcat.privacy.noise import noisy_rate
 from redcat.privacy.release import Measure, ReleasedTable, ReleaseSpec, release_table
 from redcat.privacy.thresholds import UnionUsers
 from redcat.settings import Settings
@@ -132,3 +133,109 @@ def _release(
     return release_table(
         frame, spec, "noisy", ledger, brand_id, period=period, union_users=union_buyers
     )
+
+
+BRAND_TOTALS = "brand.totals"
+#: Rates a brand's released totals give, from released parts: name → (numerator, denominator,
+#: upper clip; None for ratios that may exceed 1).
+BRAND_RATES: dict[str, tuple[str, str, float | None]] = {
+    "purchase_rate": ("buyers", "matched_reach", 1.0),
+    "orders_per_buyer": ("orders", "buyers", None),
+    "gmv_per_order": ("gmv", "orders", None),
+}
+
+
+def brand_totals(engine: Engine, brand_id: str, settings: Settings) -> pd.DataFrame:
+    """Return ``brand_id``'s one-row totals over matched people, bounded per person:
+    ``matched_reach`` (people who saw a brand note), ``buyers`` (people), ``orders`` (at most
+    ``max_events_per_cell`` each) and ``gmv`` (currency, each person's clipped to
+    ``value_bound``), with the unbounded ``raw_orders`` and ``raw_gmv``. Each person is in the
+    one cell, so one person moves reach and buyers by 1, orders by ``max_events_per_cell`` and
+    GMV by ``value_bound``."""
+    bounds = ContributionBounds(
+        max_cells_per_user=1,
+        max_events_per_cell=settings.privacy.max_events_per_cell,
+        value_bound=settings.privacy.value_bound,
+    )
+    sources = funnel_sources(engine, brand_id, settings.windows)
+    try:
+        rows = touched_outcomes(sources, "brand_id")
+        orders = rows.filter(rows.event == "order")
+        bounded = bounded_aggregate(
+            engine, orders, keys=["brand_id"], bounds=bounds, value="amount"
+        ).frame
+        m = sources.matched
+        reach = engine.execute(m.filter(m.event == "impression").match_key.nunique())
+    finally:
+        for table in (sources.content, sources.matched, sources.pairs):
+            release = getattr(table, "release", None)
+            if release is not None:
+                release()
+    row = bounded.iloc[0] if len(bounded) else None
+    return pd.DataFrame(
+        {
+            "brand_id": [brand_id],
+            "matched_reach": [int(reach["value"].iloc[0])],
+            "buyers": [int(row["users"]) if row is not None else 0],
+            "orders": [int(row["events"]) if row is not None else 0],
+            "gmv": [float(row["value"]) if row is not None else 0.0],
+            "raw_orders": [int(row["raw_events"]) if row is not None else 0],
+            "raw_gmv": [float(row["raw_value"]) if row is not None else 0.0],
+        }
+    )
+
+
+def release_brand_totals(
+    engine: Engine,
+    brand_id: str,
+    settings: Settings,
+    ledger: BudgetLedger,
+    *,
+    period: str | None = None,
+) -> ReleasedTable:
+    """Release ``brand_id``'s totals (:func:`brand_totals`: matched reach, buyers, orders, GMV)
+    to the brand as one ``kpi`` release (noisy; threshold on buyers). Rates come afterwards from
+    the released parts (:func:`released_rates`)."""
+    frame = brand_totals(engine, brand_id, settings)
+    privacy = settings.privacy
+    spec = ReleaseSpec(
+        name=BRAND_TOTALS,
+        keys=("brand_id",),
+        users="buyers",
+        measures=(
+            Measure("matched_reach", 1.0),
+            Measure("buyers", 1.0),
+            Measure("orders", float(privacy.max_events_per_cell)),
+            Measure("gmv", privacy.value_bound, integer=False),
+        ),
+        owners=JOINT_OWNERS,
+        epsilon=privacy.release_epsilon["kpi"],
+        k=privacy.threshold(),
+        kind="kpi",
+        params={
+            "brand": brand_id,
+            "funnel_days": settings.windows.funnel_days,
+            "bounds": [privacy.max_events_per_cell, privacy.value_bound],
+        },
+        confidence=privacy.confidence,
+    )
+    return release_table(frame, spec, "noisy", ledger, brand_id, period=period)
+
+
+def released_rates(released: ReleasedTable) -> pd.DataFrame:
+    """Return :data:`BRAND_RATES` of a released brand-totals table: one row per rate with the
+    ``exact`` value (from exact parts) and the ``released`` one (from released parts, clipped to
+    [0, 1] for shares; NaN where a released denominator is 0 or the cell is suppressed)."""
+    long = released.long
+    exact = dict(zip(long["measure"], long["value"], strict=True))
+    noisy = dict(zip(long["measure"], long["released"], strict=True))
+    rows = []
+    for name, (num, den, upper) in BRAND_RATES.items():
+        rows.append(
+            {
+                "rate": name,
+                "exact": float(noisy_rate([exact[num]], [exact[den]], upper=upper)[0]),
+                "released": float(noisy_rate([noisy[num]], [noisy[den]], upper=upper)[0]),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -71,11 +71,12 @@ def suppress_small_cells(
     """Apply the aggregation threshold ``k`` to ``frame`` (one row per cell, ``users`` = distinct
     matched users of that row, ``measures`` = additive figures: user counts, event counts, money).
 
-    Returns a copy with the rows in their original order followed, when any row is suppressed, by
+    Returns a copy with the rows in their original order followed, when rows are suppressed, by
     one other row (first key = :data:`OTHER`, other keys null) holding the sum of every suppressed
     row's measures and users. Added columns: ``suppressed`` (bool: this row's figures are
     withheld, its ``users`` and ``measures`` are NaN) and ``is_other`` (bool). The other row is
-    itself suppressed only when all rows together stay below ``k`` users.
+    itself suppressed only when all rows together stay below ``k`` users; a table of one row
+    below ``k`` is just that row, suppressed.
 
     ``union_users(rows)`` returns the distinct users of several rows together (the engine knows,
     the frame does not); by default the largest row's count is used, a lower bound, so the other
@@ -107,7 +108,8 @@ def suppress_small_cells(
     members = table.loc[suppressed]
     out = table.assign(suppressed=suppressed, is_other=False)
     out.loc[suppressed, [users, *measures]] = np.nan
-    if not group:
+    if len(group) < 2:
+        # Nothing suppressed, or a one-row table below k: an other row would repeat that row.
         return out
     other: dict[str, object] = {key: None for key in keys}
     other[keys[0]] = OTHER

@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from redcat.privacy.ledger import BudgetLedger
-from redcat.privacy.notes import release_note_orders
+from redcat.privacy.notes import release_brand_totals, release_note_orders, released_rates
 from redcat.privacy.release import ReleasedTable
 from redcat.privacy.thresholds import OTHER, below_k_label
 from redcat.report.section import Section, SectionInput, SectionTable, Text2
@@ -90,6 +90,7 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
     ledger = _ledger(inp)
     try:
         released = release_note_orders(inp.engine, inp.brand_id, inp.settings, ledger)
+        totals = release_brand_totals(inp.engine, inp.brand_id, inp.settings, ledger)
         status = ledger.status(inp.brand_id)
     finally:
         ledger.engine.dispose()
@@ -143,7 +144,8 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
             f"suppressed ({below_k_label(k)}), released together as the {OTHER} row.",
         ),
     )
-    spent_now = "0 (stored answer)" if released.cached else f"{released.epsilon_spent:g}"
+    spent = released.epsilon_spent + totals.epsilon_spent
+    spent_now = f"{spent:g}" + (" (stored answers)" if released.cached or totals.cached else "")
     budget_rows = [
         ("ledger", ledger.description),
         ("period", status.period),
@@ -189,6 +191,7 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
                 kinds={"figures": "text", "mode": "text", "why": "text"},
             ),
             sample_table,
+            _totals_table(totals, k),
             SectionTable(
                 "budget",
                 Text2("隐私预算", "Privacy budget"),
@@ -224,5 +227,68 @@ def _notes(released: ReleasedTable, inp: SectionInput) -> tuple[Text2, ...]:
             "A suppressed note never stands alone in the other row: the smallest released note "
             "is suppressed with it when needed (complementary suppression), so the total minus "
             "the other rows cannot recover a suppressed cell.",
+        ),
+    )
+
+
+def _num(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.4g}"
+
+
+def totals_frame(totals: ReleasedTable, k: int) -> pd.DataFrame:
+    """Return the brand totals as text rows (figure, exact, released, error bound) followed by
+    the rates computed from them (exact parts vs released parts); ``<k`` when suppressed."""
+    long = totals.long
+    suppressed = bool(long["suppressed"].any())
+    rows = [
+        {
+            "figure": str(m),
+            "exact": _num(float(v)),
+            "released": below_k_label(k) if sup else _num(float(r)),
+            "error_bound": "–" if sup else f"±{_num(float(e))}",
+        }
+        for m, v, r, sup, e in zip(
+            long["measure"],
+            long["value"],
+            long["released"],
+            long["suppressed"],
+            long["error_bound"],
+            strict=True,
+        )
+    ]
+    rates = released_rates(totals)
+    for name, exact, released in zip(rates["rate"], rates["exact"], rates["released"], strict=True):
+        rows.append(
+            {
+                "figure": str(name),
+                "exact": _num(float(exact)),
+                "released": below_k_label(k) if suppressed else _num(float(released)),
+                "error_bound": "–",
+            }
+        )
+    return pd.DataFrame(rows, columns=["figure", "exact", "released", "error_bound"])
+
+
+def _totals_table(totals: ReleasedTable, k: int) -> SectionTable:
+    frame = totals_frame(totals, k)
+    return SectionTable(
+        "totals",
+        Text2("品牌合计与比率（发布值）", "Brand totals and rates (released)"),
+        frame,
+        ("figure", "exact", "released", "error_bound"),
+        headers={
+            "figure": Text2("数字", "Figure"),
+            "exact": Text2("精确值", "Exact"),
+            "released": Text2("发布值", "Released"),
+            "error_bound": Text2("误差上限", "Error bound"),
+        },
+        kinds=dict.fromkeys(("figure", "exact", "released", "error_bound"), "text"),
+        caption=Text2(
+            f"一次 kpi 发布（ε={totals.spec.epsilon:g}）；"
+            "比率由发布的数字计算，份额截断到 [0, 1]。",
+            f"One kpi release (ε={totals.spec.epsilon:g}); rates are computed from the released "
+            "figures, shares clipped to [0, 1].",
         ),
     )
