@@ -10,6 +10,7 @@ from __future__ import annotations
 from redcat.report.section import SectionBuilder
 from redcat.report.sections.assets import build_assets_section
 from redcat.report.sections.calibration import build_calibration_section
+from redcat.report.sections.lift import build_lift_section
 from redcat.report.sections.links import build_links_section
 from redcat.report.sections.privacy import build_privacy_section
 from redcat.report.sections.roi import build_roi_section
@@ -17,6 +18,7 @@ from redcat.report.sections.roi import build_roi_section
 SECTION_BUILDERS: list[SectionBuilder] = [
     build_assets_section,
     build_links_section,
+    build_lift_section,
     build_calibration_section,
     build_roi_section,
     build_privacy_section,
