@@ -116,10 +116,12 @@ def build_roi_section(inp: SectionInput) -> Section | None:
     notes = (
         Text2(
             f"ROI(T+x)＝归因 GMV ÷ 花费；只计触达后 x 天内的订单（点击与浏览同一窗口），"
-            f"x＝品类决策周期 {cycle} 天，旁列固定窗口。归因模型：{model}。",
+            f"x＝报告的漏斗窗口 {cycle} 天（指定品类时即该品类的决策周期），旁列固定窗口。"
+            f"归因模型：{model}。",
             f"ROI(T+x) = attributed GMV ÷ spend, counting orders up to x days after the touch "
-            f"(clicks and views alike); x = the category's decision cycle, {cycle} days, beside "
-            f"fixed windows. Attribution model: {model}.",
+            f"(clicks and views alike); x = the report's funnel window, {cycle} days (the "
+            f"category's decision cycle when a category is given), beside fixed windows. "
+            f"Attribution model: {model}.",
         ),
         Text2(
             "品牌整体 ROI 计入所有笔记（含未投放笔记）归因的 GMV；"
