@@ -99,3 +99,23 @@ def test_duckdb_only_steps_say_so(world: Path, spark) -> None:  # type: ignore[n
 def test_empty_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"no <table>\.parquet"):
         open_spark_engine(tmp_path)
+
+
+def test_cli_exports_and_reports_on_spark(world: Path, spark, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from redcat.cli.main import main
+
+    store = str(world / "store.duckdb")
+    tables = tmp_path / "tables"
+    assert main(["spark", "export", "--out", str(tables), "--store", store]) == 0
+    assert {p.stem for p in tables.glob("*.parquet")} == {
+        p.stem for p in (world / "tables").glob("*.parquet")
+    }
+    with open_engine(world / "store.duckdb", read_only=True) as engine:
+        brand = engine.distinct_values("notes", "brand_id")[0]
+    args = ["report", "--brand", brand, "--format", "csv"]
+    assert main([*args, "--out", str(tmp_path / "duck"), "--store", store]) == 0
+    assert main([*args, "--out", str(tmp_path / "spark"), "--spark", str(tables)]) == 0
+    for name in ("kpis", "funnel", "notes", "credits"):
+        duck = pd.read_csv(tmp_path / "duck" / f"{name}.csv", encoding="utf-8-sig")
+        on_spark = pd.read_csv(tmp_path / "spark" / f"{name}.csv", encoding="utf-8-sig")
+        same(duck, on_spark)

@@ -29,7 +29,6 @@ from redcat.assets.stages import (
     stage_segments,
 )
 from redcat.engine.core import Engine
-from redcat.engine.store import has_table
 from redcat.errors import ConfigError, StoreError
 from redcat.settings import AssetSettings
 
@@ -273,19 +272,14 @@ def audience_assets(
     # Temp tables rather than Ibis caches: they live exactly as long as the connection.
     # One pair of tables per brand and settings, so two builds with other windows never clash.
     tag = hashlib.sha256(f"{brand_id}\x00{settings!r}".encode()).hexdigest()[:12]
-    events = engine.ibis.create_table(
-        f"_assets_events_{tag}", stage_events(engine, brand_id), temp=True, overwrite=True
-    )
-    segments = engine.ibis.create_table(
-        f"_assets_segments_{tag}",
-        stage_segments(stage_intervals(events, settings)),
-        temp=True,
-        overwrite=True,
+    events = engine.scratch_table(f"_assets_events_{tag}", stage_events(engine, brand_id))
+    segments = engine.scratch_table(
+        f"_assets_segments_{tag}", stage_segments(stage_intervals(events, settings))
     )
     content = engine.table("cr_content_events")
     commerce = engine.table("cr_commerce_events")
     people = content.select("match_key").union(commerce.select("match_key"), distinct=True)
-    if has_table(engine.duck, "cr_holdouts"):  # randomized people may have no events at all
+    if engine.has_table("cr_holdouts"):  # randomized people may have no events at all
         people = people.union(engine.table("cr_holdouts").select("match_key"), distinct=True)
     population = _count(engine, people)
     brand_notes = notes.filter(notes.brand_id == brand_id)

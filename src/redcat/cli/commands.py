@@ -56,3 +56,6 @@ def register(app: typer.Typer) -> None:
     from redcat.cli.privacy import privacy_app
 
     app.add_typer(privacy_app, name="privacy")
+    from redcat.cli.spark import spark_app
+
+    app.add_typer(spark_app, name="spark")

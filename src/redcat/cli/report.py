@@ -10,6 +10,7 @@ import typer
 
 from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, console
 from redcat.engine import open_engine
+from redcat.engine.spark import open_spark_engine, parquet_catalog, spark_session
 from redcat.errors import ConfigError
 from redcat.match.accounts import authorize
 from redcat.report.assemble import build_report, load_truth
@@ -55,6 +56,15 @@ def report_cmd(
     funnel_days: int | None = typer.Option(
         None, "--funnel-days", help="Funnel window in days (overrides --category)."
     ),
+    spark: Path | None = typer.Option(
+        None,
+        "--spark",
+        help="Measure on Apache Spark over this folder of <table>.parquet files (written by "
+        "`redcat spark export`) instead of the DuckDB store.",
+    ),
+    spark_master: str = typer.Option(
+        "local[2]", "--spark-master", help="Spark master URL (with --spark)."
+    ),
     store: StoreOption = DEFAULT_STORE_PATH,
 ) -> None:
     """Report a brand's funnel, per-note results and attribution model comparison."""
@@ -64,10 +74,19 @@ def report_cmd(
     if funnel_days is not None:
         windows = dataclasses.replace(windows, funnel_days=funnel_days)
     settings = Settings(store=store, windows=windows)
-    with open_engine(store, read_only=True) as engine:
-        authorize(engine, brand)  # the brand's three-party account scopes what it sees
-        truth_frame = load_truth(truth) if truth else None
+    truth_frame = load_truth(truth) if truth else None
+    if spark is not None:
+        catalog = parquet_catalog(spark)
+        try:
+            authorize(catalog, brand)  # the same account check, over the exported tables
+        finally:
+            catalog.close()
+        engine = open_spark_engine(spark, spark_session(spark_master))
         data = build_report(engine, brand, settings, truth=truth_frame)
+    else:
+        with open_engine(store, read_only=True) as engine:
+            authorize(engine, brand)  # the brand's three-party account scopes what it sees
+            data = build_report(engine, brand, settings, truth=truth_frame)
     if fmt is ReportFormat.table:
         print_report(data, console, lang.value)
     elif fmt is ReportFormat.csv:

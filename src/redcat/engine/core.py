@@ -71,6 +71,16 @@ class Engine:
         """Materialize ``expr`` as table ``name`` in the store and return it."""
         return self.ibis.create_table(name, expr, overwrite=overwrite)
 
+    def scratch_table(self, name: str, expr: ir.Table) -> ir.Table:
+        """Materialize ``expr`` as ``name`` for this connection only and return it: a temporary
+        table on DuckDB, a cached temporary view on Spark (Ibis has no temporary tables there).
+        Replaces an earlier scratch table of the same name."""
+        if self._duck is not None:
+            return self.ibis.create_table(name, expr, temp=True, overwrite=True)
+        view = self.ibis.create_view(name, expr, overwrite=True)
+        self.ibis.raw_sql(f"CACHE TABLE `{name}`")
+        return view
+
     def close(self) -> None:
         """Close the store."""
         self.ibis.disconnect()

@@ -51,6 +51,26 @@ def export_tables(con: duckdb.DuckDBPyConnection, out_dir: Path) -> list[Path]:
     return paths
 
 
+def parquet_catalog(tables: Path | str) -> duckdb.DuckDBPyConnection:
+    """Return an in-memory DuckDB connection with one view per ``<name>.parquet`` under
+    ``tables``, for the small per-run look-ups (accounts, scoping) that read the same folder the
+    Spark engine measures; raises :class:`StoreError` when the folder holds no Parquet table."""
+    sources = _sources(Path(tables))
+    con = duckdb.connect()
+    for source in sources:
+        path = source.as_posix().replace("'", "''")
+        glob = f"{path}/*.parquet" if source.is_dir() else path
+        con.execute(f"CREATE VIEW \"{source.stem}\" AS SELECT * FROM read_parquet('{glob}')")
+    return con
+
+
+def _sources(folder: Path) -> list[Path]:
+    sources = sorted(folder.glob("*.parquet"))
+    if not sources:
+        raise StoreError(f"no <table>.parquet files in {folder}; write them with export_tables")
+    return sources
+
+
 def spark_session(master: str = "local[2]", app_name: str = "redcat") -> Any:
     """Return a (new or running) SparkSession for ``master`` with :data:`LOCAL_CONF`; raises
     :class:`ConfigError` when PySpark is not installed."""
@@ -75,9 +95,7 @@ def open_spark_engine(tables: Path | str, session: Any | None = None) -> Engine:
     import ibis
 
     folder = Path(tables)
-    sources = sorted(folder.glob("*.parquet"))
-    if not sources:
-        raise StoreError(f"no <table>.parquet files in {folder}; write them with export_tables")
+    sources = _sources(folder)
     spark = session or spark_session()
     for source in sources:
         spark.read.parquet(str(source)).createOrReplaceTempView(source.stem)

@@ -15,7 +15,7 @@ from redcat.attribution.pipeline import credits_by, journey_rows, journey_table,
 from redcat.attribution.scoring import score_models
 from redcat.engine.core import Engine
 from redcat.engine.derived import campaign_shares
-from redcat.errors import InputError
+from redcat.errors import InputError, StoreError
 from redcat.funnel import brand_funnel
 from redcat.funnel.metrics import ratio
 from redcat.report.data import MODELS, ReportData
@@ -110,8 +110,16 @@ def build_report(
     built: list[Section] = []
     section_input = SectionInput(engine, brand_id, settings, funnel, credits, table, truth)
     for builder in SECTION_BUILDERS if sections is None else sections:
-        step(f"section: {getattr(builder, '__name__', 'section')}")
-        section = builder(section_input)
+        name = getattr(builder, "__name__", "section")
+        step(f"section: {name}")
+        try:
+            section = builder(section_input)
+        except StoreError as exc:
+            if engine.on_duckdb:
+                raise
+            # a section on a DuckDB fast path is left out on Spark, and the report says so
+            caveats.append(f"{name}: not available on {engine.ibis.name} ({exc})")
+            continue
         if section is not None:
             built.append(section)
     return ReportData(
