@@ -185,6 +185,11 @@ class WebSettings:
     page_size: int = 50
     max_page_size: int = 500
     report_dir: Path = Path("redcat-web")
+    # Fresh data: `redcat serve` rebuilds the snapshots every ``refresh_minutes`` (0: never on a
+    # clock) and, every ``watch_seconds`` (0: off), when the store changed after the last build
+    # (an ingest or match run wrote it).
+    refresh_minutes: float = 0.0
+    watch_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

@@ -58,16 +58,34 @@ def serve_cmd(
         False, "--secure-cookies", help="Mark cookies HTTPS-only (behind a TLS proxy)."
     ),
     workers: int = typer.Option(1, "--workers", help="Uvicorn worker processes."),
+    refresh_every: float = typer.Option(
+        Settings().web.refresh_minutes,
+        "--refresh-every",
+        help="Rebuild the report snapshots every this many minutes (0: not on a clock).",
+    ),
+    watch_seconds: float = typer.Option(
+        Settings().web.watch_seconds,
+        "--watch-seconds",
+        help="Check this often whether an ingest or match run changed the store, and rebuild "
+        "the snapshots if so (0: do not watch).",
+    ),
 ) -> None:
-    """Serve the dashboard, the JSON API (OpenAPI at /docs) and health checks under Uvicorn."""
+    """Serve the dashboard, the JSON API (OpenAPI at /docs) and health checks under Uvicorn,
+    keeping the report snapshots fresh (see --watch-seconds and --refresh-every)."""
     import uvicorn
 
     from redcat.web.app import create_app
     from redcat.web.config import WebConfig
+    from redcat.web.scheduler import start_scheduler
 
-    settings = Settings(store=store)
+    base = Settings(store=store)
+    web = dataclasses.replace(
+        base.web, refresh_minutes=refresh_every, watch_seconds=watch_seconds, ops_db=ops_db
+    )
+    settings = dataclasses.replace(base, web=web)
     config = WebConfig(store, ops_db, reports, settings, secure_cookies)
     upgrade(ops_db)
+    start_scheduler(config)
     if workers > 1:
         # Worker processes rebuild the app from the environment (uvicorn imports a factory).
         os.environ.update(

@@ -53,6 +53,7 @@ from redcat.web.service import (
     display_rows,
     format_cell,
     header_label,
+    memo,
     query_table,
     range_totals,
     table_names,
@@ -154,8 +155,12 @@ def render(request: Request, template: str, status: int = 200, **context: Any) -
 def _chart(
     data: ReportData, name: str, lang: Lang, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
-    option = chart_option(data, name, lang, start, end)
-    return {"key": name, "height": CHART_HEIGHTS.get(name, 360), "json": dumps_for_script(option)}
+    text = memo(
+        data,
+        ("chart-json", name, lang, start, end),
+        lambda: dumps_for_script(chart_option(data, name, lang, start, end)),
+    )
+    return {"key": name, "height": CHART_HEIGHTS.get(name, 360), "json": text}
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -377,7 +382,7 @@ def brand_page(
         if page == "overview":
             daily = daily_in_range(data, start, end)
             totals = range_totals(daily)
-            context["cards"] = kpi_cards(data, lang)
+            context["cards"] = memo(data, ("cards", lang), lambda: kpi_cards(data, lang))
             context["charts"] = [_chart(data, "trend", lang, start, end)]
             context["range_title"] = t("range_totals", lang, days=int(totals.pop("days")))
             context["totals"] = [
@@ -394,24 +399,34 @@ def brand_page(
             }
         elif page == "funnel":
             context["charts"] = [_chart(data, "funnel", lang)]
-            context["views"] = [_view_dict(funnel_view(data, lang))]
+            context["views"] = [
+                memo(data, ("funnel", lang), lambda: _view_dict(funnel_view(data, lang)))
+            ]
         elif page == "notes":
             context.update(_notes_context(request, data, lang, table, q, note_type, sort, order, p))
             context["charts"] = [_chart(data, "notes", lang)] if table == "notes" else []
         elif page == "models":
             second = "wape" if data.has_scores else "model_totals"
             context["charts"] = [_chart(data, "models", lang), _chart(data, second, lang)]
-            context["views"] = [_view_dict(model_view(data, lang))]
-            context["closest"] = closest_sentence(data, lang)
+            context["views"] = [
+                memo(data, ("models", lang), lambda: _view_dict(model_view(data, lang)))
+            ]
+            context["closest"] = memo(data, ("closest", lang), lambda: closest_sentence(data, lang))
         elif page in SECTION_PAGES:
-            context["sections"] = _section_blocks(data, _sections_for(data, page), lang)
+            context["sections"] = memo(
+                data,
+                ("sections", page, lang),
+                lambda: _section_blocks(data, _sections_for(data, page), lang),
+            )
         elif page == "s":
             chosen = [s for s in _other_sections(data) if s.key == section]
             context["sections"] = _section_blocks(data, chosen, lang)
         elif page == "exports":
             context["tables"] = table_names(data)
         if page == "funnel":
-            context["views"].append(_view_dict(campaigns_view(data, lang)))
+            context["views"].append(
+                memo(data, ("campaigns", lang), lambda: _view_dict(campaigns_view(data, lang)))
+            )
     except BadQuery as exc:
         raise HTTPException(400, str(exc)) from None
     return render(

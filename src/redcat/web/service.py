@@ -14,13 +14,14 @@ import dataclasses
 import io
 import json
 import threading
+import weakref
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import pandas as pd
 
@@ -40,6 +41,8 @@ from redcat.web.snapshot import (
     scopes_of,
     snapshot_brands,
 )
+
+T = TypeVar("T")
 
 #: Text columns a table's ``q`` search looks in (those a table has).
 SEARCH_COLUMNS: tuple[str, ...] = ("note_id", "title", "creator_id", "campaign_id", "model")
@@ -112,6 +115,29 @@ class Reports:
         with self._lock:
             self._cache[key] = (stamp, data)
         return data
+
+
+_MEMO: weakref.WeakKeyDictionary[ReportData, dict[Hashable, Any]] = weakref.WeakKeyDictionary()
+_MEMO_LOCK = threading.Lock()
+MEMO_ENTRIES = 512  # per report: chart options and views for the languages and ranges asked
+
+
+def memo(data: ReportData, key: Hashable, build: Callable[[], T]) -> T:
+    """Return ``build()`` computed once per report snapshot and ``key`` (chart options, views).
+
+    Snapshots are immutable and a refresh loads a new :class:`ReportData`, so entries die with
+    the report they describe; each report keeps at most :data:`MEMO_ENTRIES` (oldest dropped).
+    """
+    with _MEMO_LOCK:
+        table = _MEMO.setdefault(data, {})
+        if key in table:
+            return cast(T, table[key])
+    value = build()
+    with _MEMO_LOCK:
+        if len(table) >= MEMO_ENTRIES:
+            table.pop(next(iter(table)))
+        table[key] = value
+    return value
 
 
 def tables_of(data: ReportData) -> dict[str, pd.DataFrame]:
@@ -209,7 +235,16 @@ def chart_names(data: ReportData) -> list[str]:
 def chart_option(
     data: ReportData, name: str, lang: Lang, start: date | None = None, end: date | None = None
 ) -> dict[str, Any]:
-    """Return the ECharts option of chart ``name``; the trend obeys the date range."""
+    """Return the ECharts option of chart ``name``; the trend obeys the date range. Computed
+    once per report, chart, language and range (see :func:`memo`); callers must not mutate it."""
+    return memo(
+        data, ("chart", name, lang, start, end), lambda: _chart_option(data, name, lang, start, end)
+    )
+
+
+def _chart_option(
+    data: ReportData, name: str, lang: Lang, start: date | None, end: date | None
+) -> dict[str, Any]:
     if name == "trend":
         ranged = dataclasses.replace(data, daily=daily_in_range(data, start, end))
         return trend_option(ranged, lang)
@@ -220,7 +255,7 @@ def chart_option(
                 if section.key == skey and chart.key == ckey:
                     return dict(chart.options[lang])
         raise NotFound(f"no chart {name!r}")
-    charts = build_charts(data, lang)
+    charts = memo(data, ("charts", lang), lambda: build_charts(data, lang))
     if name not in charts:
         raise NotFound(f"no chart {name!r}")
     return charts[name]
