@@ -41,6 +41,8 @@ lint: $(VENV)/.installed-lint
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench
+	# links redirect under wrk (installs Debian's wrk when missing and root), beside a bare app
+	$(BIN)/python -m bench.links
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
