@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from tests.match.world_files import write_world
+from tests.match.world_files import loopback_alliance, write_world
 
 from redcat.cli.main import main
 
@@ -24,13 +25,12 @@ def argv(tmp_path: Path) -> list[str]:
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("neither", "give either --ids FILE or --input DIR"),
-        ("both", "give either --ids FILE or --input DIR"),
+        ("neither", "give --ids FILE, --input DIR, or both"),
         ("no-secret", "--person-secret FILE"),
         ("bad-retailer", "--party names the retailer"),
         ("not-empty", "must be a new or empty folder"),
         ("not-an-export", "must hold one party's export"),
-        ("id-type", "--id-type is for --ids"),
+        ("id-type", "--id-type needs --ids"),
     ],
 )
 def test_input_mode_refusals(tmp_path: Path, capsys, argv, case, message):
@@ -40,8 +40,6 @@ def test_input_mode_refusals(tmp_path: Path, capsys, argv, case, message):
     extra: list[str] = ["--person-secret", str(tmp_path / "k")]
     if case == "neither":
         source = []
-    elif case == "both":
-        source += ["--ids", str(content / "holdouts.csv")]
     elif case == "no-secret":
         extra = []
     elif case == "bad-retailer":
@@ -59,3 +57,27 @@ def test_input_mode_refusals(tmp_path: Path, capsys, argv, case, message):
     assert not (tmp_path / "k").exists()  # no secret made for a run that never started
     if case != "not-empty":
         assert not out.exists()
+
+
+def test_input_with_an_ids_file_matches_on_a_waterfall(tmp_path: Path, capsys):
+    """Over loopback TLS: each side's --ids file names its export users' phones and e-mails;
+    u1 matches on phone, u2 on e-mail (its phone differs), u4 has no identifier on tmall."""
+    content, retailers = write_world(tmp_path / "in")
+    (tmp_path / "content-ids.csv").write_text(
+        "user_key,phone,email\nu1,13800138001,\nu2,13800138002,two@example.com\nu4,13800138004,\n"
+    )
+    (tmp_path / "tmall-ids.csv").write_text(
+        "user_key,phone,email\nu1,+86 138 0013 8001,\nu2,13900000002,TWO@example.com\n"
+    )
+    waterfall = ["--id-type", "phone=phone", "--id-type", "email=email"]
+    extra = {
+        name: ["--ids", str(tmp_path / f"{name}-ids.csv"), *waterfall]
+        for name in ("content", "tmall")
+    }
+    clean_room = loopback_alliance(tmp_path, content, {"tmall": retailers["tmall"]}, extra)
+    capsys.readouterr()
+    store = str(clean_room / "clean_room.duckdb")
+    assert main(["match", "report", "--format", "json", "--store", store]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["content_users"], row["retailer_users"], row["matched_users"]) == (4, 4, 2)
+    assert (row["share_phone"], row["share_email"]) == (0.5, 0.5)

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-import socket
-import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from tests.match.world_files import CONTENT_USERS, write_world
+from tests.match.world_files import CONTENT_USERS, loopback_alliance, write_world
 
-from redcat.cli.main import main
 from redcat.engine.store import connect
 from redcat.ingest.load import ingest_party
 from redcat.match.alliance import person_key
@@ -197,57 +194,6 @@ def test_what_each_side_receives_holds_nothing_of_the_other_sides_users(tmp_path
     assert shipped == {person_key(SECRET, u) for u in shared}
     assert not shipped & {person_key(SECRET, u) for u in unshared}
     assert {KEYS[u] for u in CONTENT_USERS} == set(content_users)
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        return int(s.getsockname()[1])
-
-
-def _tls(pki: Path, name: str) -> list[str]:
-    return [
-        *("--cert", str(pki / f"{name}.pem"), "--key", str(pki / f"{name}.key")),
-        *("--ca", str(pki / "ca.pem")),
-    ]
-
-
-def loopback_alliance(tmp_path: Path, content_dir: Path, retailers: dict[str, Path]) -> Path:
-    """Run the alliance as the parties would, over mutual TLS on loopback: per retailer the
-    content platform serves (``redcat match serve --input``) in a thread and the retailer
-    connects (``redcat match connect --input``); then the clean room loads every shipment
-    (``redcat match load``). Returns the clean-room folder (shipments and store)."""
-    pki = tmp_path / "pki"
-    names = ",".join(["content", *retailers])
-    assert main(["match", "certs", "--out", str(pki), "--names", names]) == 0
-    clean_room = tmp_path / "clean-room"
-    secret = tmp_path / "content-private" / "person.key"  # the hub's, outside the clean room
-    common = ["--workers", "1", "--idle-timeout", "20"]
-    shipments = []
-    for rid, folder in sorted(retailers.items()):
-        address = f"127.0.0.1:{_free_port()}"
-        content_out = clean_room / "shipments" / rid / "content"
-        retailer_out = clean_room / "shipments" / rid / "retailer"
-        serve_argv = [
-            *("match", "serve", "--party", "content", "--input", str(content_dir)),
-            *("--listen", address, "--peer-name", rid, *_tls(pki, "content")),
-            *("--out", str(content_out), "--person-secret", str(secret), *common),
-        ]
-        codes: list[int] = []
-        serve = threading.Thread(target=lambda: codes.append(main(serve_argv)), daemon=True)  # noqa: B023
-        serve.start()
-        code = main(
-            [
-                *("match", "connect", "--party", rid, "--input", str(folder)),
-                *("--peer", address, "--peer-name", "content", *_tls(pki, rid)),
-                *("--out", str(retailer_out), *common),
-            ]
-        )
-        serve.join(timeout=60)
-        assert (code, codes) == (0, [0]), rid
-        shipments += [content_out, retailer_out]
-    store = clean_room / "clean_room.duckdb"
-    assert main(["match", "load", *map(str, shipments), "--store", str(store)]) == 0
-    return clean_room
 
 
 def test_loopback_alliance_leaves_no_raw_key_in_the_clean_room(tmp_path, capsys):

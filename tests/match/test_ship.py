@@ -21,6 +21,7 @@ from redcat.funnel.metrics import brand_funnel, content_metrics, funnel_sources
 from redcat.ingest.load import ingest_party
 from redcat.match import run_direct_match
 from redcat.match.alliance import new_person_secret, person_key
+from redcat.match.psi import run_in_process
 from redcat.match.ship import (
     Manifest,
     PartyExport,
@@ -282,3 +283,63 @@ def test_manifest_round_trips_and_rejects_other_formats(world, tmp_path):
         Manifest.read(folder)
     with pytest.raises(MatchError, match="not a shipment"):
         Manifest.read(tmp_path)
+
+
+def test_a_waterfall_of_identifier_types_ships_and_reports_each_types_share(world, tmp_path):
+    """Parties key people differently (own user_keys) and share phones, e-mails, devices:
+    u1 matches on phone, u2 on e-mail (its phone differs), u4 on device; u9 has no peer."""
+    content_ids = {
+        "u1": {"phone": "13800138001", "email": "one@example.com"},
+        "u2": {"phone": "13800138002", "email": "Two@Example.com"},
+        "u3": {"email": "three@example.com"},
+        "u4": {"device_id": "AAAA-0004"},
+        "u7": {"phone": "13800138007"},  # not in the export: left out of the match
+    }
+    tmall_ids = {
+        "u1": {"phone": "+86 138 0013 8001"},
+        "u2": {"phone": "13900000002", "email": "two@example.com"},
+        "u4": {"device_id": "aaaa-0004"},
+        "u9": {"phone": "13800138007"},
+    }
+    types = ("phone", "email", "device_id")
+    ran_at = datetime.now(UTC)
+    with (
+        PartyExport("content", world[0]) as content,
+        PartyExport("retailer", world[1]["tmall"], "tmall") as tmall,
+    ):
+        a = content.psi_party("initiator", identifiers=content_ids, types=types, workers=1)
+        b = tmall.psi_party("responder", identifiers=tmall_ids, types=types, workers=1)
+        with a, b:
+            run_in_process(a, b)
+            res_a, res_b = a.result(), b.result()
+        assert res_a.people == 4 and res_b.people == 4  # export users, with or without ids
+        assert {m.user_key: m.id_type for m in res_a.matches} == {
+            "u1": "phone",
+            "u2": "email",
+            "u4": "device_id",
+        }
+        c = ship(
+            content,
+            res_a,
+            tmp_path / "c",
+            ran_at=ran_at,
+            seconds=0.5,
+            peer_retailer_id="tmall",
+            person_secret=SECRET,
+        )
+        r = ship(tmall, res_b, tmp_path / "r", ran_at=ran_at, seconds=0.5)
+    assert c.manifest.run.shares() == {"phone": 1 / 3, "email": 1 / 3, "device_id": 1 / 3}
+    con = duckdb.connect()
+    try:
+        from redcat.engine.store import ensure_schema
+        from redcat.match.report import match_report_frame
+
+        ensure_schema(con)
+        load = load_shipments(con, [tmp_path / "c", tmp_path / "r"])
+        frame = match_report_frame(con)
+    finally:
+        con.close()
+    assert load.commerce_rows == 6 and r.manifest.run.matched == 3
+    assert frame[["share_phone", "share_email", "share_device_id"]].values.tolist() == [
+        [1 / 3, 1 / 3, 1 / 3]
+    ]

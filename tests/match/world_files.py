@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+import socket
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 CONTENT_USERS = ("u1", "u2", "u3", "u4")
@@ -101,3 +103,65 @@ def _rename(text: str, keys: Mapping[str, str]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        return int(s.getsockname()[1])
+
+
+def _tls(pki: Path, name: str) -> list[str]:
+    return [
+        *("--cert", str(pki / f"{name}.pem"), "--key", str(pki / f"{name}.key")),
+        *("--ca", str(pki / "ca.pem")),
+    ]
+
+
+def loopback_alliance(
+    tmp_path: Path,
+    content_dir: Path,
+    retailers: Mapping[str, Path],
+    extra: Mapping[str, Sequence[str]] | None = None,
+) -> Path:
+    """Run the alliance as the parties would, over mutual TLS on loopback: per retailer the
+    content platform serves (``redcat match serve --input``) in a thread and the retailer
+    connects (``redcat match connect --input``); then the clean room loads every shipment
+    (``redcat match load``). ``extra`` adds arguments per party name (content, retailer ids).
+    Returns the clean-room folder (shipments and store)."""
+    from redcat.cli.main import main
+
+    extra = extra or {}
+    pki = tmp_path / "pki"
+    names = ",".join(["content", *retailers])
+    assert main(["match", "certs", "--out", str(pki), "--names", names]) == 0
+    clean_room = tmp_path / "clean-room"
+    secret = tmp_path / "content-private" / "person.key"  # the hub's, outside the clean room
+    common = ["--workers", "1", "--idle-timeout", "20"]
+    shipments = []
+    for rid, folder in sorted(retailers.items()):
+        address = f"127.0.0.1:{_free_port()}"
+        content_out = clean_room / "shipments" / rid / "content"
+        retailer_out = clean_room / "shipments" / rid / "retailer"
+        serve_argv = [
+            *("match", "serve", "--party", "content", "--input", str(content_dir)),
+            *("--listen", address, "--peer-name", rid, *_tls(pki, "content")),
+            *("--out", str(content_out), "--person-secret", str(secret), *common),
+            *extra.get("content", ()),
+        ]
+        codes: list[int] = []
+        serve = threading.Thread(target=lambda: codes.append(main(serve_argv)), daemon=True)  # noqa: B023
+        serve.start()
+        code = main(
+            [
+                *("match", "connect", "--party", rid, "--input", str(folder)),
+                *("--peer", address, "--peer-name", "content", *_tls(pki, rid)),
+                *("--out", str(retailer_out), *common),
+                *extra.get(rid, ()),
+            ]
+        )
+        serve.join(timeout=60)
+        assert (code, codes) == (0, [0]), rid
+        shipments += [content_out, retailer_out]
+    store = clean_room / "clean_room.duckdb"
+    assert main(["match", "load", *map(str, shipments), "--store", str(store)]) == 0
+    return clean_room

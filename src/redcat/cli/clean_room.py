@@ -25,6 +25,7 @@ from redcat.errors import ConfigError, InputError, MatchError
 from redcat.ingest.contract import Party
 from redcat.ingest.discover import check_retailer_id
 from redcat.match.alliance import load_person_secret
+from redcat.match.idfile import IdFile
 from redcat.match.psi import PsiParty, Role
 from redcat.match.report import match_report_frame
 from redcat.match.ship import USER_TABLES, PartyExport, ShipReport, load_shipments, ship
@@ -157,6 +158,7 @@ def run_input_party(
     workers: int | None,
     person_secret: Path | None,
     run: Callable[[PsiParty, Callable[[str], None]], NetMatch],
+    ids: IdFile | None = None,
     progress: Callable[[str], None] = lambda _text: None,
 ) -> ShippedRun:
     """Validate the export ``directory``, run PSI over its users with ``run`` (the transport)
@@ -165,7 +167,8 @@ def run_input_party(
     A retailer's ``party_name`` is its retailer id; the content platform names the run's
     retailer after the peer, whose certificate must carry that name, and keys its people with
     the secret in ``person_secret`` (created on first use; the same file for every retailer).
-    Nothing is written unless the run succeeds. Raises :class:`ConfigError` or
+    With ``ids`` the users are matched on its identifier types (a waterfall) instead of their
+    ``user_key``. Nothing is written unless the run succeeds. Raises :class:`ConfigError` or
     :class:`MatchError`."""
     kind = export_kind(directory)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -186,7 +189,10 @@ def run_input_party(
     t0 = time.monotonic()
     progress(f"validating the {kind} export in {directory}")
     with PartyExport(kind, directory, party_name if kind == "retailer" else None) as export:
-        party = export.psi_party(role, workers=workers)
+        if ids is None:
+            party = export.psi_party(role, workers=workers)
+        else:
+            party = export.psi_party(role, identifiers=ids.people, types=ids.types, workers=workers)
         prepared = time.monotonic() - t0
         net = run(party, progress)
         peer = None

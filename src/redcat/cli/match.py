@@ -77,8 +77,9 @@ InputOpt = Annotated[
     Path | None,
     typer.Option(
         "--input",
-        help="In place of --ids: the party's export folder (ingest's files). Its users are "
-        "matched and --out becomes the shipment folder for `redcat match load`.",
+        help="The party's export folder (ingest's files): its users are matched (on user_key, "
+        "or on --ids's identifier types when --ids is given too) and --out becomes the shipment "
+        "folder for `redcat match load`.",
     ),
 ]
 PersonSecretOpt = Annotated[
@@ -202,15 +203,18 @@ def _dispatch(
     person_secret: Path | None,
     run: Callable[[PsiParty, Callable[[str], None]], NetMatch],
 ) -> None:
-    """Run with --ids (a match file out) or --input (a shipment folder out)."""
-    if (ids is None) == (input_dir is None):
-        raise ConfigError("give either --ids FILE or --input DIR")
-    if ids is not None:
+    """Run with --ids (a match file out) or --input (a shipment folder out; an --ids file
+    beside it gives the export's users' identifiers for a waterfall)."""
+    if ids is None and input_dir is None:
+        raise ConfigError("give --ids FILE, --input DIR, or both (--ids then names identifiers)")
+    if input_dir is None:
+        assert ids is not None
         _run_party(role, party_name, ids, id_col, id_types, out, workers, run)
         return
-    assert input_dir is not None
-    if id_types:
-        raise ConfigError("--input matches the export's user_key; --id-type is for --ids")
+    if id_types and ids is None:
+        raise ConfigError("--id-type needs --ids: the file holding those identifiers")
+    # With both, --ids holds identifiers (a waterfall) of the export's users, by --id-col.
+    id_file = read_ids(ids, id_col, parse_id_types(id_types or [], id_col)) if ids else None
     with _status(f"reading {input_dir}") as say:
         done = run_input_party(
             role,
@@ -220,6 +224,7 @@ def _dispatch(
             workers=workers,
             person_secret=person_secret,
             run=run,
+            ids=id_file,
             progress=lambda text: say(f"[bold]{party_name}[/]: {text}"),
         )
     console.print(summary_table(done.net, done.rows, done.prepare_s, out))

@@ -242,12 +242,28 @@ class PartyExport:
         return [str(r[0]) for r in rows]
 
     def psi_party(
-        self, role: Role, *, workers: int | None = None, parallel_min: int = 20_000
+        self,
+        role: Role,
+        *,
+        identifiers: Mapping[str, Mapping[str, object]] | None = None,
+        types: Sequence[str] = ("user_key",),
+        workers: int | None = None,
+        parallel_min: int = 20_000,
     ) -> PsiParty:
-        """Return a PSI party over :meth:`user_keys` (identifier type ``user_key``)."""
-        return PsiParty.from_identifiers(
-            role, self.user_keys(), "user_key", workers=workers, parallel_min=parallel_min
-        )
+        """Return a PSI party over this export's users (:meth:`user_keys`).
+
+        Without ``identifiers`` each user is matched on its ``user_key``. With them (``user_key``
+        -> identifier type -> raw value, e.g. read from an ids file) users are matched on
+        ``types`` in waterfall order; a user the mapping lacks still counts among the people
+        but cannot match, and the mapping's people outside the export are left out (they have
+        no rows to ship)."""
+        users = self.user_keys()
+        if identifiers is None:
+            return PsiParty.from_identifiers(
+                role, users, "user_key", workers=workers, parallel_min=parallel_min
+            )
+        people = {u: identifiers.get(u, {}) for u in users}
+        return PsiParty(role, people, types=types, workers=workers, parallel_min=parallel_min)
 
     def _loaded(self, table: str) -> int:
         return _scalar(self.con, f"SELECT count(*) FROM {table}")
