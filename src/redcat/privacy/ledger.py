@@ -11,7 +11,9 @@
 - **Before asking.** :meth:`BudgetLedger.remaining` says how many more releases of each kind
   (``PrivacySettings.release_epsilon``) the brand's remaining ε allows.
 
-Budgets live in the operational store (:mod:`redcat.store.privacy`; SQLite by default).
+Budgets live in the operational store (:mod:`redcat.store.privacy`; SQLite by default). Every
+mechanism redcat uses is pure ε-differential privacy (Laplace), so δ = 0 and only ε is kept;
+releases compose by adding their ε (basic composition), which is what the budget sums.
 """
 
 from __future__ import annotations

@@ -33,11 +33,9 @@ import numpy as np
 import pandas as pd
 
 from redcat.errors import AccessDenied, ConfigError
-from redcat.privacy.bounds import BoundedTable
 from redcat.privacy.ledger import BudgetLedger, query_hash
 from redcat.privacy.noise import clamp_amount, clamp_count, laplace_column
 from redcat.privacy.thresholds import OTHER, UnionUsers, suppress_small_cells
-from redcat.settings import PrivacySettings
 
 Mode = Literal["exact", "noisy"]
 MODES: tuple[str, ...] = ("exact", "noisy")
@@ -97,38 +95,6 @@ class ReleaseSpec:
         if self.epsilon <= 0:
             raise ConfigError(f"a release's ε must be positive, not {self.epsilon}")
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
-
-    @classmethod
-    def from_bounded(
-        cls,
-        name: str,
-        bounded: BoundedTable,
-        *,
-        owners: Sequence[str],
-        settings: PrivacySettings,
-        measures: Sequence[str] = ("users", "events", "value"),
-        kind: str = "table",
-        params: Mapping[str, Any] | None = None,
-    ) -> ReleaseSpec:
-        """Return the spec releasing ``measures`` of a :class:`BoundedTable` (``users``,
-        ``events``, ``value``) with the bounded sensitivities, threshold ``settings.k`` and the ε
-        of ``kind``."""
-        if kind not in settings.release_epsilon:
-            raise ConfigError(f"unknown release kind {kind!r}")
-        return cls(
-            name=name,
-            keys=bounded.keys,
-            users="users",
-            measures=tuple(
-                Measure(m, bounded.sensitivity[m], integer=(m != "value")) for m in measures
-            ),
-            owners=tuple(owners),
-            epsilon=settings.release_epsilon[kind],
-            k=settings.threshold(),
-            kind=kind,
-            params=params or {},
-            confidence=settings.confidence,
-        )
 
     def question(self, brand_id: str) -> str:
         """Return the canonical hash of this question asked by ``brand_id``."""
