@@ -138,10 +138,12 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
         kinds=kinds,
         caption=Text2(
             f"每个发布数字的噪声在 {conf} 概率下不超过：{err_zh}（每格）。{n_notes} 篇笔记中 "
-            f"{n_suppressed} 篇少于 {k} 位购买者，已隐藏（{below_k_label(k)}），合并为「其他」行。",
+            f"{n_suppressed} 篇少于 {k} 位购买者，已隐藏（{below_k_label(k)}），合并为「其他」行。"
+            "精确值为按人贡献上限截断后的值。",
             f"Noise moved each released figure by less than {err_en} per cell with {conf} "
             f"probability. {n_suppressed} of {n_notes} notes have fewer than {k} buyers and are "
-            f"suppressed ({below_k_label(k)}), released together as the {OTHER} row.",
+            f"suppressed ({below_k_label(k)}), released together as the {OTHER} row. Exact "
+            "figures are after the per-person contribution bounds.",
         ),
     )
     spent = released.epsilon_spent + totals.epsilon_spent
