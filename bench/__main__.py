@@ -3,6 +3,7 @@
     python -m bench                  # all sections at full size (about 10 minutes on 2 cores)
     python -m bench --quick          # small smoke run (well under a minute)
     python -m bench --only world     # or --only paths, --only psi
+    python -m bench --only lift      # lift coverage study (200 worlds; only when asked)
     python -m bench --large          # bigger world: 3M users, 6 brands (beyond the 20 minutes)
 
 Sections: ``world`` (simulate a world and time every pipeline stage, see :mod:`bench.world`),
@@ -31,6 +32,9 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.lift_coverage import StudyConfig
+from bench.lift_coverage import markdown as lift_markdown
+from bench.lift_coverage import study as lift_study
 from bench.pathfile import PathSpec
 from bench.paths import PathsBench, run_paths
 from bench.psi import psi_table, run_tls, spu_available
@@ -58,7 +62,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="small smoke run")
     p.add_argument("--large", action="store_true", help="bigger world: 3M users, 6 brands")
-    p.add_argument("--only", choices=("world", "paths", "psi"), help="run one section")
+    p.add_argument("--only", choices=("world", "paths", "psi", "lift"), help="run one section")
+    p.add_argument(
+        "--lift-worlds", type=int, default=200, help="lift: simulated worlds (default 200)"
+    )
     p.add_argument(
         "--psi-sizes",
         help="psi: identifiers per side, comma-separated (default 100000,1000000; 20000 quick)",
@@ -249,6 +256,24 @@ def main(argv: list[str] | None = None) -> int:
             results["psi"] = {"runs": runs, "spu_installed": spu_available()}
             markdown += [f"## {title}", "", markdown_table(rendered), ""]
             loads["after psi"] = _load(say)
+        if args.only == "lift":  # 20+ minutes: never part of the default run
+            cfg = StudyConfig(
+                worlds=args.lift_worlds,
+                users=args.users or 100_000,
+                days=args.days,
+                workdir=workdir,
+            )
+            summary = lift_study(cfg, console)
+            results["lift"] = {
+                "config": {k: str(v) for k, v in cfg.__dict__.items()},
+                "coverage": summary.overall.share,
+                "campaigns": summary.overall.campaigns,
+                "bias": summary.bias,
+                "bias_se": summary.bias_se,
+                "mean_width": summary.mean_width,
+            }
+            markdown += [lift_markdown(summary), ""]
+            loads["after lift"] = _load(say)
     finally:
         _drop(workdir, args.keep)
     results["wall_seconds"] = time.perf_counter() - began
