@@ -99,6 +99,13 @@ def _kid_of_link(session: object, link_id: str) -> str:
     return row.kid
 
 
+def test_head_and_oversized_postback_log_nothing(client: TestClient, ops_engine: Engine) -> None:
+    link = _link(ops_engine)
+    assert client.head(f"/l/{link.token}", headers={"user-agent": PHONE}).status_code == 405
+    assert client.post("/postback", content=b"x" * (65 * 1024)).status_code == 413
+    assert _clicks(ops_engine) == []
+
+
 def test_bots_flagged_not_counted(client: TestClient, ops_engine: Engine) -> None:
     link = _link(ops_engine)
     assert client.get(f"/l/{link.token}", headers={"user-agent": "curl/8"}).status_code == 302

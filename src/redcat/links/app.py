@@ -42,6 +42,7 @@ from redcat.settings import LinksSettings
 from redcat.store.db import session_factory
 
 _NOT_FOUND = PlainTextResponse("not found", status_code=404)
+MAX_POSTBACK_BYTES = 64 * 1024  # one order or visit is a few hundred bytes
 
 
 @dataclass
@@ -144,6 +145,10 @@ def create_links_app(
         return verified
 
     async def redirect(request: Request) -> Response:
+        if request.method != "GET":
+            # Starlette answers HEAD on GET routes; a HEAD (link checkers, unfurlers) is no
+            # click, so it is neither logged nor redirected.
+            return Response(status_code=405, headers={"allow": "GET"})
         token = request.path_params["token"]
         ring = rings.get()
         verified = verify(ring, token)
@@ -183,7 +188,14 @@ def create_links_app(
         return JSONResponse(content, status_code=result.http_status)
 
     async def postback(request: Request) -> Response:
-        body = await request.body()
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_POSTBACK_BYTES:
+            return JSONResponse({"status": "too_large"}, status_code=413)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_POSTBACK_BYTES:
+                return JSONResponse({"status": "too_large"}, status_code=413)
         headers = {k.lower(): v for k, v in request.headers.items()}
         return await run_in_threadpool(postback_sync, headers, body)
 
@@ -197,7 +209,7 @@ def create_links_app(
 
     app = Starlette(
         routes=[
-            Route("/l/{token}", redirect, methods=["GET", "HEAD"]),
+            Route("/l/{token}", redirect, methods=["GET"]),
             Route("/postback", postback, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
