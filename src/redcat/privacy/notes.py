@@ -70,6 +70,16 @@ def note_orders(
     return bounded, union_buyers
 
 
+def release_sources(sources: FunnelSources) -> None:
+    """Drop the engine's cached tables of ``sources`` now, not when the garbage collector finds
+    them after the store has closed (a refused release leaves them referenced by its
+    traceback)."""
+    for table in (sources.content, sources.matched, sources.pairs):
+        release = getattr(table, "release", None)
+        if release is not None:
+            release()
+
+
 def release_note_orders(
     engine: Engine,
     brand_id: str,
@@ -77,21 +87,20 @@ def release_note_orders(
     ledger: BudgetLedger,
     *,
     period: str | None = None,
+    sources: FunnelSources | None = None,
 ) -> ReleasedTable:
     """Release ``brand_id``'s buyers, orders and GMV per note to the brand (noisy mode, kind
     ``table``), paid from ``ledger``; measures are named ``buyers``, ``orders``, ``gmv`` in the
     result. The question is keyed by brand, funnel window and bounds, so asking again in the same
-    period returns the stored answer."""
-    sources = funnel_sources(engine, brand_id, settings.windows)
-    try:
+    period returns the stored answer. ``sources``: the brand's funnel sources when the caller
+    has them (and releases them); built and released here otherwise."""
+    if sources is not None:
         return _release(engine, brand_id, settings, ledger, sources, period)
+    own = funnel_sources(engine, brand_id, settings.windows)
+    try:
+        return _release(engine, brand_id, settings, ledger, own, period)
     finally:
-        # Drop the engine's cached tables now, not when the garbage collector finds them after
-        # the store has closed (a refused release leaves them referenced by its traceback).
-        for table in (sources.content, sources.matched, sources.pairs):
-            release = getattr(table, "release", None)
-            if release is not None:
-                release()
+        release_sources(own)
 
 
 def _release(
@@ -145,7 +154,9 @@ BRAND_RATES: dict[str, tuple[str, str, float | None]] = {
 }
 
 
-def brand_totals(engine: Engine, brand_id: str, settings: Settings) -> pd.DataFrame:
+def brand_totals(
+    engine: Engine, brand_id: str, settings: Settings, sources: FunnelSources | None = None
+) -> pd.DataFrame:
     """Return ``brand_id``'s one-row totals over matched people, bounded per person:
     ``matched_reach`` (people who saw a brand note), ``buyers`` (people), ``orders`` (at most
     ``max_events_per_cell`` each) and ``gmv`` (currency, each person's clipped to
@@ -157,7 +168,8 @@ def brand_totals(engine: Engine, brand_id: str, settings: Settings) -> pd.DataFr
         max_events_per_cell=settings.privacy.max_events_per_cell,
         value_bound=settings.privacy.value_bound,
     )
-    sources = funnel_sources(engine, brand_id, settings.windows)
+    own = sources is None
+    sources = sources or funnel_sources(engine, brand_id, settings.windows)
     try:
         rows = touched_outcomes(sources, "brand_id")
         orders = rows.filter(rows.event == "order")
@@ -167,10 +179,8 @@ def brand_totals(engine: Engine, brand_id: str, settings: Settings) -> pd.DataFr
         m = sources.matched
         reach = engine.execute(m.filter(m.event == "impression").match_key.nunique())
     finally:
-        for table in (sources.content, sources.matched, sources.pairs):
-            release = getattr(table, "release", None)
-            if release is not None:
-                release()
+        if own:
+            release_sources(sources)
     row = bounded.iloc[0] if len(bounded) else None
     return pd.DataFrame(
         {
@@ -192,11 +202,12 @@ def release_brand_totals(
     ledger: BudgetLedger,
     *,
     period: str | None = None,
+    sources: FunnelSources | None = None,
 ) -> ReleasedTable:
     """Release ``brand_id``'s totals (:func:`brand_totals`: matched reach, buyers, orders, GMV)
     to the brand as one ``kpi`` release (noisy; threshold on buyers). Rates come afterwards from
     the released parts (:func:`released_rates`)."""
-    frame = brand_totals(engine, brand_id, settings)
+    frame = brand_totals(engine, brand_id, settings, sources)
     privacy = settings.privacy
     spec = ReleaseSpec(
         name=BRAND_TOTALS,

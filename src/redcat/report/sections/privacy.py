@@ -12,8 +12,14 @@ import math
 
 import pandas as pd
 
+from redcat.funnel.metrics import funnel_sources
 from redcat.privacy.ledger import BudgetLedger
-from redcat.privacy.notes import release_brand_totals, release_note_orders, released_rates
+from redcat.privacy.notes import (
+    release_brand_totals,
+    release_note_orders,
+    release_sources,
+    released_rates,
+)
 from redcat.privacy.release import ReleasedTable
 from redcat.privacy.thresholds import OTHER, below_k_label
 from redcat.report.section import Section, SectionInput, SectionTable, Text2
@@ -89,8 +95,16 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
     privacy = inp.settings.privacy
     ledger = _ledger(inp)
     try:
-        released = release_note_orders(inp.engine, inp.brand_id, inp.settings, ledger)
-        totals = release_brand_totals(inp.engine, inp.brand_id, inp.settings, ledger)
+        sources = funnel_sources(inp.engine, inp.brand_id, inp.settings.windows)
+        try:
+            released = release_note_orders(
+                inp.engine, inp.brand_id, inp.settings, ledger, sources=sources
+            )
+            totals = release_brand_totals(
+                inp.engine, inp.brand_id, inp.settings, ledger, sources=sources
+            )
+        finally:
+            release_sources(sources)
         status = ledger.status(inp.brand_id)
     finally:
         ledger.engine.dispose()
