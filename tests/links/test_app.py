@@ -180,3 +180,17 @@ def test_postback_rules(client: TestClient, ops_engine: Engine) -> None:
         assert orders[0].order_ts == datetime(2026, 11, 25, 10, 0, 0)
         # Nonces are consumed by stored and duplicate postbacks only (refusals roll back).
         assert s.scalar(select(func.count()).select_from(PostbackNonce)) == 4
+
+
+def test_mounted_in_a_fastapi_dashboard(ops_engine: Engine) -> None:
+    from fastapi import FastAPI
+
+    dashboard = FastAPI()
+    dashboard.mount("/go", create_links_app(ops_engine, SETTINGS))
+    link = _link(ops_engine)
+    with TestClient(dashboard, follow_redirects=False) as c:
+        r = c.get(f"/go/l/{link.token}", headers={"user-agent": PHONE})
+        assert r.status_code == 302
+        assert r.headers["location"].startswith("https://detail.tmall.com/i.htm?id=7&rc_click=")
+        assert c.get("/go/l/nope").status_code == 404
+    assert len(_clicks(ops_engine)) == 1
