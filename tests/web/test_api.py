@@ -163,3 +163,43 @@ def test_admin_routes_are_for_operators(client: TestClient, world: World) -> Non
     assert {b["brand_id"]: b["users"] for b in brands}[a] == [f"user_{a}"]
     refused = client.post("/api/v1/admin/refresh", headers=bearer(world, f"user_{a}"))
     assert refused.status_code == 403
+
+
+def test_operator_manages_brands_users_and_tokens(client: TestClient, world: World) -> None:
+    op = bearer(world, "op")
+    assert (
+        client.post("/api/v1/admin/brands", json={"brand_id": "NEW1"}, headers=op).status_code
+        == 200
+    )
+    made = client.post(
+        "/api/v1/admin/users",
+        json={"username": "newbie", "password": "new-password", "brand_id": "NEW1"},
+        headers=op,
+    )
+    assert made.json() == {"username": "newbie", "role": "brand_user", "brand_id": "NEW1"}
+    taken = client.post(
+        "/api/v1/admin/users",
+        json={"username": "newbie", "password": "new-password", "brand_id": "NEW1"},
+        headers=op,
+    )
+    assert taken.status_code == 400
+    created = client.post("/api/v1/admin/tokens", json={"username": "newbie"}, headers=op).json()
+    theirs = {"Authorization": f"Bearer {created['token']}"}
+    assert client.get("/api/v1/me", headers=theirs).json()["brand_id"] == "NEW1"
+    # a new brand without a refresh has no reports yet, and sees no other brand
+    assert client.get("/api/v1/brands", headers=theirs).json() == []
+    assert client.get(f"/api/v1/brands/{world.brands[0]}", headers=theirs).status_code == 404
+    listed = client.get("/api/v1/admin/tokens", headers=op).json()
+    assert created["token"] not in str(listed)
+    assert {"id": created["id"], "username": "newbie"}.items() <= next(
+        t for t in listed if t["id"] == created["id"]
+    ).items()
+    assert client.delete(f"/api/v1/admin/tokens/{created['id']}", headers=op).status_code == 204
+    assert client.get("/api/v1/me", headers=theirs).status_code == 401
+    assert client.delete(f"/api/v1/admin/tokens/{created['id']}", headers=op).status_code == 404
+
+
+def test_operator_sees_match_runs(client: TestClient, world: World) -> None:
+    runs = client.get("/api/v1/admin/match-runs", headers=bearer(world, "op")).json()
+    assert len(runs) == 2  # one per retailer
+    assert all(0 < r["match_rate"] <= 1 and r["matched_users"] > 0 for r in runs)

@@ -131,7 +131,13 @@ def test_cookie_posts_to_the_api_need_csrf(app: FastAPI, world: World) -> None:
 
 
 # Path parameter values used to call every route.
-SAMPLE = {"table": "notes", "chart": "trend", "name": "notes.csv", "page": "overview"}
+SAMPLE = {
+    "table": "notes",
+    "chart": "trend",
+    "name": "notes.csv",
+    "page": "overview",
+    "token_id": "1",
+}
 PUBLIC = {
     "/healthz",
     "/readyz",

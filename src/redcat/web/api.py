@@ -9,9 +9,11 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from fastapi import Path as FPath
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from redcat.errors import InputError
 from redcat.report.data import ReportData
 from redcat.store import auth as store_auth
 from redcat.web.auth import BrandId, CurrentUser, Db, Operator, check_csrf, get_config
@@ -36,7 +38,7 @@ from redcat.web.service import (
     table_names,
     xlsx_bytes,
 )
-from redcat.web.snapshot import refresh
+from redcat.web.snapshot import read_match_runs, refresh
 
 router = APIRouter()
 
@@ -367,6 +369,119 @@ def admin_brands(db: Db, _op: Operator) -> list[dict[str, Any]]:
         }
         for b in store_auth.list_brands(db)
     ]
+
+
+class NewBrand(BaseModel):
+    """A brand account to create (``brand_id`` as in the data contract)."""
+
+    brand_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")
+    name: str | None = Field(default=None, max_length=200)
+
+
+class NewUser(BaseModel):
+    """A user to create: brand users name their brand, operators none."""
+
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=8, max_length=200)
+    role: Literal["brand_user", "operator"] = "brand_user"
+    brand_id: str | None = Field(default=None, max_length=64)
+
+
+class NewToken(BaseModel):
+    """A token to create for ``username``, valid ``days`` (None: until revoked)."""
+
+    username: str = Field(min_length=1, max_length=100)
+    name: str = Field(default="api", min_length=1, max_length=100)
+    days: float | None = Field(default=None, gt=0, le=3650)
+
+
+class TokenCreated(BaseModel):
+    """A created token: the secret is shown this once."""
+
+    id: int
+    username: str
+    token: str
+
+
+class TokenInfo(BaseModel):
+    """A token as operators see it (never the secret)."""
+
+    id: int
+    prefix: str
+    username: str
+    name: str
+    created_at: str
+    expires_at: str | None
+    last_used_at: str | None
+    revoked: bool
+
+
+@router.post("/api/v1/admin/brands", response_model=BrandSummary, tags=["admin"])
+def admin_add_brand(request: Request, db: Db, _op: Operator, body: NewBrand) -> BrandSummary:
+    """Operators: create a brand account (existing ones are left as they are)."""
+    check_csrf(request, None)
+    store_auth.add_brand(db, body.brand_id, body.name)
+    return BrandSummary(
+        brand_id=body.brand_id, scopes=_reports(request).scopes(body.brand_id), generated_at=None
+    )
+
+
+@router.post("/api/v1/admin/users", response_model=Me, tags=["admin"])
+def admin_add_user(request: Request, db: Db, _op: Operator, body: NewUser) -> Me:
+    """Operators: create a user (400 for a taken name, an unknown brand or a bad role/brand)."""
+    check_csrf(request, None)
+    try:
+        principal = store_auth.add_user(db, body.username, body.password, body.role, body.brand_id)
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return Me(username=principal.username, role=principal.role, brand_id=principal.brand_id)
+
+
+@router.get("/api/v1/admin/tokens", response_model=list[TokenInfo], tags=["admin"])
+def admin_tokens(db: Db, _op: Operator) -> list[TokenInfo]:
+    """Operators: every API token, newest first (prefixes only)."""
+    return [
+        TokenInfo(
+            id=t.id,
+            prefix=t.prefix,
+            username=owner,
+            name=t.name,
+            created_at=t.created_at.isoformat(),
+            expires_at=t.expires_at.isoformat() if t.expires_at else None,
+            last_used_at=t.last_used_at.isoformat() if t.last_used_at else None,
+            revoked=t.revoked_at is not None,
+        )
+        for t, owner in store_auth.list_tokens(db)
+    ]
+
+
+@router.post("/api/v1/admin/tokens", response_model=TokenCreated, tags=["admin"])
+def admin_add_token(request: Request, db: Db, _op: Operator, body: NewToken) -> TokenCreated:
+    """Operators: create an API token for a user; the secret is in this answer only."""
+    check_csrf(request, None)
+    try:
+        secret, row = store_auth.create_token(db, body.username, body.name, body.days)
+    except InputError as exc:
+        raise HTTPException(400, str(exc)) from None
+    return TokenCreated(id=row.id, username=body.username, token=secret)
+
+
+@router.delete("/api/v1/admin/tokens/{token_id}", status_code=204, tags=["admin"])
+def admin_revoke_token(
+    request: Request, db: Db, _op: Operator, token_id: Annotated[int, FPath(ge=1)]
+) -> Response:
+    """Operators: revoke a token (404 when no live token has that id)."""
+    check_csrf(request, None)
+    if not store_auth.revoke_token(db, token_id):
+        raise HTTPException(404, "no such live token")
+    return Response(status_code=204)
+
+
+@router.get("/api/v1/admin/match-runs", response_model=list[dict[str, Any]], tags=["admin"])
+def admin_match_runs(request: Request, _op: Operator) -> list[dict[str, Any]]:
+    """Operators: match runs per retailer (users on each side, matched, rate, protocol, time)
+    as of the last refresh."""
+    return records(read_match_runs(get_config(request).report_dir))
 
 
 @router.post("/api/v1/admin/refresh", response_model=RefreshAnswer, tags=["admin"])

@@ -289,6 +289,7 @@ def refresh(
         engine = Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
         chosen = list(brands) if brands else engine.distinct_values("notes", "brand_id")
         retailers = engine.distinct_values("cr_commerce_events", "retailer_id")
+        _write_match_runs(con, root)
         staged: dict[str, Path] = {}
         for brand_id in chosen:
             step(f"{brand_id}: all retailers")
@@ -314,6 +315,28 @@ def refresh(
     for brand_id, stage in staged.items():
         _swap_in(stage, brand_folder(root, brand_id))
     return RefreshResult(tuple(chosen), scopes, time.perf_counter() - started)
+
+
+MATCH_RUNS = "match_runs.parquet"
+
+
+def _write_match_runs(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    # Operators see match runs (counts and rates per retailer, no user data) from the snapshot
+    # folder, so the web process never competes with ingest or match for the store.
+    if not con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_name = 'match_runs'"
+    ).fetchall():
+        return
+    frame = con.execute("SELECT * FROM match_runs ORDER BY ran_at DESC, retailer_id").df()
+    staged = root / f".{MATCH_RUNS}.{os.getpid()}"
+    frame.to_parquet(staged, index=False)
+    os.replace(staged, root / MATCH_RUNS)
+
+
+def read_match_runs(root: Path) -> pd.DataFrame:
+    """Return the store's match runs as of the last refresh (empty frame when none)."""
+    path = root / MATCH_RUNS
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
 def scopes_of(root: Path, brand_id: str) -> list[str]:
