@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-spark lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ $(VENV)/.installed-lint: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e ".[lint]"
 	touch $@
 
+$(VENV)/.installed-spark: pyproject.toml $(VENV)/.installed-test
+	$(PIP) install -q -e ".[test,spark]"
+	touch $@
+
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(PIP) install -q -e ".[bench]"
 	touch $@
@@ -31,6 +35,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+# The Spark engine against DuckDB (PySpark and Java 17+; several minutes on 2 cores, so not in `test`)
+test-spark: $(VENV)/.installed-spark
+	$(BIN)/python -m pytest tests/engine/test_spark.py -p no:cacheprovider
 
 LINT_DIRS := src tests $(wildcard bench)
 
