@@ -151,7 +151,7 @@ PUBLIC = {
     "/static",
 }
 SELF = {"/api/v1/me", "/api/v1/brands", "/", "/brands", "/logout"}
-ADMIN_PREFIX = "/api/v1/admin/"
+ADMIN_PREFIXES = ("/api/v1/admin/", "/admin")
 
 
 def all_routes(routes: list[Any]) -> list[Any]:
@@ -197,7 +197,7 @@ def test_every_route_refuses_another_brand(app: FastAPI, world: World) -> None:
                     ),
                 ]
                 for answer in answers:
-                    if "{brand_id}" in path or path.startswith(ADMIN_PREFIX):
+                    if "{brand_id}" in path or path.startswith(ADMIN_PREFIXES):
                         assert answer.status_code in (403, 404), (method, path, answer.status_code)
                     elif path in SELF:
                         assert b not in answer.text, (method, path)
@@ -207,3 +207,38 @@ def test_every_route_refuses_another_brand(app: FastAPI, world: World) -> None:
         token_client.close()
     assert walked >= 12
     assert any(isinstance(r, APIRoute) and "{brand_id}" in r.path for r in all_routes(app.routes))
+
+
+def test_operator_pages(app: FastAPI, world: World) -> None:
+    with browser(app, "10.0.4.1") as c:
+        assert login(c, "op") == 303
+        assert c.get("/", follow_redirects=False).headers["location"] == "/admin"
+        page = c.get("/admin")
+        assert page.status_code == 200 and "Match runs" in page.text
+        csrf_match = CSRF_FIELD.search(page.text)
+        assert csrf_match is not None
+        csrf = csrf_match.group(1)
+        wrong = {"brand_id": "ADM1", "csrf": "wrong"}
+        assert c.post("/admin/brands", data=wrong).status_code == 403
+        assert c.post("/admin/brands", data={"brand_id": "ADM1", "csrf": csrf}).status_code == 200
+        made = c.post(
+            "/admin/users",
+            data={
+                "username": "adm-user",
+                "password": "adm-password",
+                "brand_id": "ADM1",
+                "csrf": csrf,
+            },
+        )
+        assert made.status_code == 200 and "adm-user" in made.text
+        short = c.post(
+            "/admin/users",
+            data={"username": "x", "password": "short", "brand_id": "ADM1", "csrf": csrf},
+        )
+        assert short.status_code == 400 and "8 characters" in short.text
+        token = c.post("/admin/tokens", data={"username": "adm-user", "csrf": csrf})
+        secret = re.search(r"<code>(rct_[^<]+)</code>", token.text)
+        assert secret is not None
+        with browser(app, "10.0.4.2") as api:
+            me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret.group(1)}"})
+            assert me.json()["brand_id"] == "ADM1"

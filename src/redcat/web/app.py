@@ -13,6 +13,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from redcat import __version__
 from redcat.store.db import make_engine, session_factory, upgrade
+from redcat.web.admin import router as admin_router
 from redcat.web.api import router as api_router
 from redcat.web.config import WebConfig
 from redcat.web.pages import LoginRequired
@@ -69,6 +70,7 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
         return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
 
     app.include_router(api_router)
+    app.include_router(admin_router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

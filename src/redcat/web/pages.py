@@ -253,7 +253,7 @@ def home(request: Request, user: PageUser) -> Response:
     """Brand users go to their overview; operators to the brand list."""
     if user.brand_id is not None:
         return RedirectResponse(f"/b/{user.brand_id}/overview", status_code=303)
-    return RedirectResponse("/brands", status_code=303)
+    return RedirectResponse("/admin", status_code=303)
 
 
 @router.get("/brands", response_class=HTMLResponse)
