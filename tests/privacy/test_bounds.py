@@ -7,6 +7,8 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redcat.engine import open_engine
 from redcat.errors import ConfigError
@@ -70,3 +72,39 @@ def test_cells_per_user_capped(engine) -> None:  # type: ignore[no-untyped-def]
     # The same input keeps the same cells (a keyed hash, not a fresh random draw).
     again = bounded_aggregate(engine, ibis.memtable(rows), keys=["note_id"], bounds=b)
     assert again.frame.equals(out.frame)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["u1", "u2", "u3", "u4"]),
+            st.sampled_from(["n1", "n2", "n3", "n4", "n5"]),
+            st.floats(-50, 3000, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    cells=st.integers(1, 3),
+    events=st.integers(1, 3),
+)
+def test_no_user_exceeds_the_bounds(
+    rows: list[tuple[str, str, float]], cells: int, events: int, tmp_path_factory
+) -> None:  # type: ignore[no-untyped-def]
+    b = ContributionBounds(max_cells_per_user=cells, max_events_per_cell=events, value_bound=500.0)
+    frame = pd.DataFrame(rows, columns=["match_key", "note_id", "amount"])
+    with open_engine(tmp_path_factory.mktemp("h") / "h.duckdb") as eng:
+        kept = eng.execute(
+            bound_contributions(ibis.memtable(frame), keys=["note_id"], bounds=b, value="amount")
+        )
+        out = bounded_aggregate(eng, ibis.memtable(frame), keys=["note_id"], bounds=b,
+                                value="amount")  # fmt: skip
+    assert (kept.groupby("match_key").size() <= cells).all()
+    assert (kept["events"] <= events).all()
+    assert ((kept["value"] >= 0) & (kept["value"] <= 500.0)).all()
+    # Removing one user changes each column by at most its sensitivity (L1 over cells).
+    per_user = kept.groupby("match_key").agg(events=("events", "sum"), value=("value", "sum"))
+    assert (per_user["events"] <= out.sensitivity["events"]).all()
+    assert (per_user["value"] <= out.sensitivity["value"] + 1e-9).all()
+    assert (out.frame["users"] <= out.frame["raw_users"]).all()
+    assert out.frame["raw_events"].sum() == len(frame)

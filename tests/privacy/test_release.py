@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from redcat.errors import AccessDenied, ConfigError, PrivacyBudgetExceeded
 from redcat.privacy.ledger import BudgetLedger
@@ -130,3 +132,43 @@ def test_missing_columns_and_no_ledger() -> None:
         release_table(_frame().drop(columns="gmv"), _spec(), "noisy", None, "B01")
     with pytest.raises(ConfigError, match="ledger"):
         release_table(_frame(), _spec(), "noisy", None, "B01")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cells=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 600)), min_size=1, max_size=8),
+    k=st.integers(1, 100),
+)
+def test_release_invariants(cells: list[tuple[int, int]], k: int) -> None:
+    frame = pd.DataFrame(
+        {
+            "note_id": [f"n{i}" for i in range(len(cells))],
+            "users": [u for u, _ in cells],
+            "orders": [o for _, o in cells],
+        }
+    )
+    spec = ReleaseSpec(
+        name="p",
+        keys=("note_id",),
+        users="users",
+        measures=(Measure("users", 2.0), Measure("orders", 6.0)),
+        owners=OWNERS,
+        epsilon=1.0,
+        k=k,
+    )
+    ledger = BudgetLedger.in_memory(PrivacySettings(epsilon_per_period=5.0))
+    out = release_table(frame, spec, "noisy", ledger, "B01")
+    long = out.long
+    assert out.epsilon_spent == 1.0 and ledger.status("B01").spent == 1.0
+    released = long[~long["suppressed"]]
+    hidden = long[long["suppressed"]]
+    assert released["released"].notna().all() and hidden["released"].isna().all()
+    assert (released["released"] >= 0).all() and (released["released"] % 1 == 0).all()
+    # Every released row holds at least k people; the exact users of a released row say so.
+    users = released[released["measure"] == "users"]
+    assert (users["value"] >= k).all()
+    lone = long[(long["measure"] == "users") & long["suppressed"] & ~long["is_other"]]
+    assert len(lone) != 1 or len(frame) == 1
+    # Scale is sensitivity / (ε / measures).
+    scales = released.groupby("measure")["scale"].first().to_dict()
+    assert all(scales[m] == {"users": 4.0, "orders": 12.0}[m] for m in scales)

@@ -239,6 +239,9 @@ def _thresholded(
         k=spec.k,
         union_users=union_users,
     )
+    # The other row releases the sum of its members for every measure, user counts included (a
+    # person in two suppressed notes counts in both, as in the rows), so that the rows add up
+    # to the table's total; its threshold was judged on distinct people.
     members = out["suppressed"].to_numpy()[: len(base)]
     for m in spec.measures:
         exact = base[m.column].astype("float64").to_numpy()
