@@ -44,6 +44,10 @@ def test_release_spends_once_and_budget_shows_it(
     assert json.loads(out) == first  # the stored answer, nothing spent
     assert _budget(capsys, ops, "B01")["epsilon spent"] == "1.0"
     assert _budget(capsys, ops, "B02")["epsilon spent"] == "0.0"
+    code, out, _ = run(capsys, "privacy", "budget", "--brand", "B01", "--ops-db", ops,
+                       "--history", "--format", "json")  # fmt: skip
+    (record,) = json.loads(out)
+    assert (record["query"], record["kind"], record["epsilon"]) == ("notes.orders", "table", 1.0)
     code, out, _ = run(capsys, *args)
     text = " ".join(out.split())
     assert code == 0 and "<50" in text and "stored answer, nothing spent" in text

@@ -101,17 +101,28 @@ def budget_cmd(
     brand: BrandOption,
     ops_db: OpsDbOption = DEFAULT_OPS,
     period: PeriodOption = None,
+    history: Annotated[
+        bool, typer.Option("--history", help="List the releases paid for this period instead.")
+    ] = False,
     token: TokenOption = None,
     fmt: FormatOption = TableFormat.table,
 ) -> None:
     """A brand's privacy budget this period: ε spent and left, and how many more releases of
-    each kind fit."""
+    each kind fit (``--history``: the releases paid for)."""
     require_caller(ops_db, brand, token)
     ledger = BudgetLedger.open(ops_db, Settings().privacy)
     try:
         status = ledger.status(brand, period)
+        records = ledger.history(brand, period) if history else []
     finally:
         ledger.engine.dispose()
+    if history:
+        frame = pd.DataFrame(
+            [(r.at, r.name, r.kind, r.epsilon, r.query_hash[:12]) for r in records],
+            columns=["at", "query", "kind", "epsilon", "question"],
+        )
+        print_frame(frame, fmt, title=f"{brand}: releases paid for in {status.period}")
+        return
     print_frame(budget_frame(status), fmt, title=f"{brand}: privacy budget {status.period}")
 
 

@@ -71,6 +71,17 @@ class BudgetStatus:
 
 
 @dataclass(frozen=True)
+class ReleaseRecord:
+    """One paid release: when (UTC), the query's name and kind, the ε it spent and its hash."""
+
+    at: datetime
+    name: str
+    kind: str
+    epsilon: float
+    query_hash: str
+
+
+@dataclass(frozen=True)
 class Spent:
     """The outcome of :meth:`BudgetLedger.release`: the ``answer`` (as stored), whether it came
     from an earlier identical question (``cached``, nothing spent) and the ε spent now."""
@@ -200,6 +211,33 @@ class BudgetLedger:
             releases=len(count),
             releases_left=MappingProxyType(per_kind),
         )
+
+    def history(self, brand_id: str, period: str | None = None) -> list[ReleaseRecord]:
+        """Return ``brand_id``'s releases in ``period`` (default: the current one), oldest
+        first (answers left out)."""
+        period = period or self.period()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    PrivacyRelease.created_at,
+                    PrivacyRelease.query_name,
+                    PrivacyRelease.kind,
+                    PrivacyRelease.epsilon,
+                    PrivacyRelease.query_hash,
+                )
+                .where(PrivacyRelease.brand_id == brand_id, PrivacyRelease.period == period)
+                .order_by(PrivacyRelease.id)
+            ).all()
+        return [
+            ReleaseRecord(
+                at=row[0],
+                name=str(row[1]),
+                kind=str(row[2]),
+                epsilon=row[3] / MICRO,
+                query_hash=str(row[4]),
+            )
+            for row in rows
+        ]
 
     def remaining(self, brand_id: str, period: str | None = None) -> Mapping[str, int]:
         """Return how many more releases of each kind (kind → count) ``brand_id`` can make in
