@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.match.world_files import write_world
 
 from redcat.engine import open_engine
@@ -343,3 +345,77 @@ def test_a_waterfall_of_identifier_types_ships_and_reports_each_types_share(worl
     assert frame[["share_phone", "share_email", "share_device_id"]].values.tolist() == [
         [1 / 3, 1 / 3, 1 / 3]
     ]
+
+
+_USERS = st.sets(st.sampled_from([f"p{i}" for i in range(8)]), max_size=6)
+
+
+@settings(max_examples=8, deadline=None)
+@given(content=_USERS, holdout_only=_USERS, tmall=_USERS, jd=_USERS)
+def test_clean_room_equals_the_direct_match_up_to_renaming_people(
+    tmp_path_factory, content, holdout_only, tmall, jd
+):
+    """On random small worlds the PSI clean room holds exactly the direct match's rows, with
+    one person_key per direct match_key (a bijection, consistent across tables)."""
+    root = tmp_path_factory.mktemp("w")
+    folders = {"content": root / "content", "tmall": root / "tmall", "jd": root / "jd"}
+    for f in folders.values():
+        f.mkdir()
+    (folders["content"] / "notes.csv").write_text(
+        "note_id,brand_id,creator_id,note_type,product_ids,published_at,title\n"
+        "n1,B1,c1,ad,,2026-05-01,t\n"
+    )
+    (folders["content"] / "content_events.csv").write_text(
+        "event_id,user_key,note_id,ts,event,surface\n"
+        + "".join(f"e{u},{u},n1,2026-05-01 10:00,impression,feed\n" for u in sorted(content))
+    )
+    (folders["content"] / "holdouts.csv").write_text(
+        "user_key,campaign_id,arm\n"
+        + "".join(f"{u},C1,control\n" for u in sorted(holdout_only | content))
+    )
+    for rid, users in (("tmall", tmall), ("jd", jd)):
+        (folders[rid] / "commerce_events.csv").write_text(
+            "event_id,user_key,shop_id,ts,event,query,product_id,order_id,amount\n"
+            + "".join(
+                f"{rid}-{u},{u},s1,2026-05-02 10:00,order,,p1,o{rid}{u},1\n" for u in sorted(users)
+            )
+        )
+        (folders[rid] / "shops.csv").write_text("shop_id,brand_id\ns1,B1\n")
+    if not (content | holdout_only) or not (tmall | jd):
+        return  # the direct match refuses a side without users; PSI runs are covered elsewhere
+    direct = root / "direct.duckdb"
+    con = connect(direct)
+    ingest_party(con, "content", folders["content"])
+    for rid in ("tmall", "jd"):
+        ingest_party(con, "retailer", folders[rid], rid)
+    run_direct_match(con, "salt")
+    rows = {}
+    for path, c in (("direct", con), ("psi", None)):
+        if c is None:
+            run = clean_room_in_process(
+                folders["content"],
+                {"tmall": folders["tmall"], "jd": folders["jd"]},
+                root / "cr",
+                person_secret=SECRET,
+                workers=1,
+            )
+            c = duckdb.connect(str(run.store), read_only=True)
+        rows[path] = {
+            t: c.execute(f"SELECT {cols} FROM {t} ORDER BY ALL").fetchall()
+            for t, cols in (
+                ("cr_content_events", "event_id, match_key"),
+                ("cr_commerce_events", "event_id, match_key"),
+                ("cr_holdouts", "campaign_id, arm, match_key"),
+            )
+        }
+        c.close()
+    rename: dict[str, str] = {}
+    for table in ("cr_content_events", "cr_commerce_events"):  # rows named by event_id
+        psi_keys = dict(rows["psi"][table])
+        assert sorted(psi_keys) == [event_id for event_id, _ in rows["direct"][table]], table
+        for event_id, key in rows["direct"][table]:
+            assert rename.setdefault(key, psi_keys[event_id]) == psi_keys[event_id]
+    # every matched person has commerce rows, so the renaming covers the holdouts too
+    renamed = sorted((c, a, rename[k]) for c, a, k in rows["direct"]["cr_holdouts"])
+    assert renamed == sorted(rows["psi"]["cr_holdouts"])
+    assert len(set(rename.values())) == len(rename)  # one person per direct key and back

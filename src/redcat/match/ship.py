@@ -319,7 +319,11 @@ def ship(
     try:
         con.register(
             "_keys",
-            pa.table({"user_key": list(keys), "key": list(keys.values())}),
+            # typed: with no shared person an untyped empty column would ship as type NULL
+            pa.table(
+                {"user_key": list(keys), "key": list(keys.values())},
+                schema=pa.schema([("user_key", pa.string()), ("key", pa.string())]),
+            ),
         )
         counts = []
         shipped: dict[str, int] = {}
