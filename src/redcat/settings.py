@@ -53,6 +53,8 @@ class Windows:
     )
     # Fixed attribution windows (days after the touch) shown beside the decision-cycle ROI(T+x).
     roi_fixed_days: tuple[int, ...] = (7, 15)
+    # The brand's category once decision_cycle() applied it (ROI(T+x) takes x from it).
+    category: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("funnel_days", "click_days", "view_days", "new_customer_days"):
@@ -66,7 +68,9 @@ class Windows:
         if category is not None and category not in self.category_days:
             known = ", ".join(sorted(self.category_days))
             raise ConfigError(f"unknown category {category!r} (known: {known})")
-        return replace(self, funnel_days=self.for_category(category))
+        if category is None:
+            return self
+        return replace(self, funnel_days=self.for_category(category), category=category)
 
     def for_category(self, category: str | None) -> int:
         """Return the decision-cycle window in days for ``category`` (funnel window if unknown)."""

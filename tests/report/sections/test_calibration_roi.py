@@ -136,3 +136,21 @@ def test_roi_section_by_hand(roi_engine: Engine) -> None:
     assert chart["series"][2]["data"] == [pytest.approx(60 / 130), 2.0]  # T+15
     # a brand without spend has no ROI
     assert build_roi_section(_input(roi_engine, "B3", s)) is None
+
+
+def test_roi_section_takes_x_from_the_category_not_an_overridden_funnel_window(
+    roi_engine: Engine,
+) -> None:
+    s = Settings()
+    windows = replace(s.windows.decision_cycle("skincare"), funnel_days=10)
+    assert (windows.category, windows.funnel_days) == ("skincare", 10)
+    assert s.windows.decision_cycle(None) is s.windows
+    section = build_roi_section(_input(roi_engine, "B1", replace(s, windows=windows)))
+    assert section is not None
+    assert "roi_T+29" in section.tables[0].columns and "roi_T+10" not in section.tables[0].columns
+    assert "category skincare, 29 days" in section.notes[0].en
+    plain = build_roi_section(
+        _input(roi_engine, "B1", replace(s, windows=replace(s.windows, funnel_days=10)))
+    )
+    assert plain is not None and "roi_T+10" in plain.tables[0].columns
+    assert "no category given" in plain.notes[0].en

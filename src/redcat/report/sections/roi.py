@@ -1,6 +1,6 @@
-"""The decision-cycle ROI section: ROI(T+x) of the brand and each campaign, x the decision
-cycle the report's funnel window holds (its category's), beside the fixed windows of settings
-(:mod:`redcat.attribution.roi`)."""
+"""The decision-cycle ROI section: ROI(T+x) of the brand and each campaign, x the decision cycle
+of the brand's category (``settings.windows.category``; the report's funnel window when none is
+set), beside the fixed windows of settings (:mod:`redcat.attribution.roi`)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,9 @@ def chart_option(wide: pd.DataFrame, plan: tuple[RoiWindow, ...], lang: str) -> 
 
 def build_roi_section(inp: SectionInput) -> Section | None:
     """Return the brand's ROI(T+x) section, or None when the brand has no spend."""
-    plan = plan_for_cycle(inp.settings, inp.settings.windows.funnel_days)
+    windows = inp.settings.windows
+    # x is the category's decision cycle when the report knows the category, else its funnel window
+    plan = plan_for_cycle(inp.settings, windows.for_category(windows.category))
     long = roi_windows(inp.engine, inp.brand_id, inp.settings, windows=plan)
     brand = roi_wide(long, "brand")
     if brand.empty or not float(brand["spend"].fillna(0.0).sum()) > 0:
@@ -113,14 +115,23 @@ def build_roi_section(inp: SectionInput) -> Section | None:
             ),
         )
     cycle = plan[0].days
+    category = windows.category
+    x_zh = (
+        f"品类 {category} 的决策周期 {cycle} 天"
+        if category
+        else f"报告的漏斗窗口 {cycle} 天（未指定品类）"
+    )
+    x_en = (
+        f"the decision cycle of the category {category}, {cycle} days"
+        if category
+        else f"the report's funnel window, {cycle} days (no category given)"
+    )
     notes = (
         Text2(
             f"ROI(T+x)＝归因 GMV ÷ 花费；只计触达后 x 天内的订单（点击与浏览同一窗口），"
-            f"x＝报告的漏斗窗口 {cycle} 天（指定品类时即该品类的决策周期），旁列固定窗口。"
-            f"归因模型：{model}。",
+            f"x＝{x_zh}，旁列固定窗口。归因模型：{model}。",
             f"ROI(T+x) = attributed GMV ÷ spend, counting orders up to x days after the touch "
-            f"(clicks and views alike); x = the report's funnel window, {cycle} days (the "
-            f"category's decision cycle when a category is given), beside fixed windows. "
+            f"(clicks and views alike); x = {x_en}, beside fixed windows. "
             f"Attribution model: {model}.",
         ),
         Text2(
