@@ -51,7 +51,7 @@ def test_section_by_hand(tmp_path: Path) -> None:
         engine.close()
     assert section is not None and section.key == "lift"
     assert build_lift_section in SECTION_BUILDERS
-    campaigns, retailers = section.tables
+    campaigns, value, retailers = section.tables
     assert campaigns.columns == CAMPAIGN_COLUMNS
     row = campaigns.frame.iloc[0]
     assert row.campaign_id == "C1"
@@ -60,6 +60,9 @@ def test_section_by_hand(tmp_path: Path) -> None:
         lift.incremental_orders_low, lift.incremental_orders_high
     )
     assert row["flags"] == "underpowered"  # 7 users: the interval holds 0, MDE ≫ 10% of control
+    v = value.frame.iloc[0]
+    assert v["exposed_lift_orders_per_k"] == pytest.approx(1000 * lift.exposed_lift_orders)
+    assert v["iroas_ci"] == interval_text(lift.iroas_low, lift.iroas_high, digits=2)
     assert retailers.frame[["campaign_id", "retailer_id"]].values.tolist() == [["C1", "tmall"]]
     chart = section.charts[0]
     for lang in ("zh", "en"):

@@ -29,7 +29,7 @@ HEADERS: dict[str, Text2] = {
     "converters_control": Text2("对照组成交用户", "control buyers"),
     "rel_lift_orders": Text2("订单相对提升", "orders lift"),
     "rel_lift_ci": Text2("相对提升区间", "lift interval"),
-    "p_value_orders": Text2("p 值", "p-value"),
+    "p_value_text": Text2("p 值", "p-value"),
     "incremental_orders": Text2("增量订单", "incremental orders"),
     "incremental_orders_ci": Text2("增量订单区间", "incremental orders interval"),
     "incremental_gmv": Text2("增量 GMV", "incremental GMV"),
@@ -37,7 +37,9 @@ HEADERS: dict[str, Text2] = {
     "iroas": Text2("增量 ROAS", "iROAS"),
     "iroas_ci": Text2("增量 ROAS 区间", "iROAS interval"),
     "reach_test": Text2("测试组触达率", "test reach"),
-    "exposed_lift_orders": Text2("每触达用户增量订单", "orders lift per reached user"),
+    "exposed_lift_orders_per_k": Text2(
+        "每千名触达用户增量订单", "incremental orders per 1,000 reached users"
+    ),
     "exposed_lift_ci": Text2("区间", "interval"),
     "flags": Text2("提示", "flags"),
 }
@@ -52,12 +54,12 @@ KINDS: dict[str, str] = {
     "converters_test": "count",
     "converters_control": "count",
     "rel_lift_orders": "rate1",
-    "p_value_orders": "decimal",
+    "p_value_text": "text",
     "incremental_orders": "decimal",
     "incremental_gmv": "money",
     "iroas": "ratio",
     "reach_test": "rate1",
-    "exposed_lift_orders": "decimal",
+    "exposed_lift_orders_per_k": "decimal",
     "rel_lift_ci": "text",
     "incremental_orders_ci": "text",
     "incremental_gmv_ci": "text",
@@ -73,18 +75,21 @@ CAMPAIGN_COLUMNS: tuple[str, ...] = (
     "orders_control",
     "rel_lift_orders",
     "rel_lift_ci",
-    "p_value_orders",
+    "p_value_text",
     "incremental_orders",
     "incremental_orders_ci",
+    "flags",
+)
+VALUE_COLUMNS: tuple[str, ...] = (
+    "campaign_id",
     "incremental_gmv",
     "incremental_gmv_ci",
     "spend",
     "iroas",
     "iroas_ci",
     "reach_test",
-    "exposed_lift_orders",
+    "exposed_lift_orders_per_k",
     "exposed_lift_ci",
-    "flags",
 )
 RETAILER_COLUMNS: tuple[str, ...] = (
     "campaign_id",
@@ -146,12 +151,16 @@ def with_text(frame: pd.DataFrame) -> pd.DataFrame:
         for lo, hi in zip(out["rel_lift_orders_low"], out["rel_lift_orders_high"], strict=True)
     ]
     if "exposed_lift_orders_low" in out.columns:
+        # per 1,000 reached users: per-user lifts of a few thousandths would print as 0.0
+        out["exposed_lift_orders_per_k"] = out["exposed_lift_orders"] * 1000.0
         out["exposed_lift_ci"] = [
-            interval_text(lo, hi, digits=3)
+            interval_text(1000.0 * lo, 1000.0 * hi)
             for lo, hi in zip(
                 out["exposed_lift_orders_low"], out["exposed_lift_orders_high"], strict=True
             )
         ]
+    # three significant digits: 0.0432 and 2.1e-05 both stay readable
+    out["p_value_text"] = [f"{p:.3g}" for p in out["p_value_orders"]]
     out["flags"] = [
         flag_text(bool(u), bool(s), "en")
         for u, s in zip(out["underpowered"], out["srm_flag"], strict=True)
@@ -230,11 +239,12 @@ def build_lift_section(inp: SectionInput) -> Section | None:
         inp.engine, inp.brand_id, "retailer", window_days=days, alpha=alpha
     )
     level = f"{1 - alpha:.0%}"
+    text = with_text(lift)
     tables = [
         SectionTable(
             key="campaigns",
             title=Text2("各投放活动", "Per campaign"),
-            frame=with_text(lift),
+            frame=text,
             columns=CAMPAIGN_COLUMNS,
             headers=HEADERS,
             kinds=KINDS,
@@ -242,7 +252,20 @@ def build_lift_section(inp: SectionInput) -> Section | None:
                 f"区间为 {level} 置信区间；增量＝（测试组人均 − 对照组人均）× 测试组用户。",
                 f"{level} intervals; incremental = (test mean − control mean) × test users.",
             ),
-        )
+        ),
+        SectionTable(
+            key="value",
+            title=Text2("增量价值与触达", "Incremental value and reach"),
+            frame=text,
+            columns=VALUE_COLUMNS,
+            headers=HEADERS,
+            kinds=KINDS,
+            caption=Text2(
+                "增量 ROAS＝增量 GMV ÷ 花费；触达率＝测试组中花费期间看到活动笔记的用户占比。",
+                "iROAS = incremental GMV ÷ spend; reach = share of test users who saw one of the "
+                "campaign's notes during its spend days.",
+            ),
+        ),
     ]
     if not by_retailer.empty:
         tables.append(
