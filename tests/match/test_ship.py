@@ -419,3 +419,18 @@ def test_clean_room_equals_the_direct_match_up_to_renaming_people(
     renamed = sorted((c, a, rename[k]) for c, a, k in rows["direct"]["cr_holdouts"])
     assert renamed == sorted(rows["psi"]["cr_holdouts"])
     assert len(set(rename.values())) == len(rename)  # one person per direct key and back
+
+
+def test_load_refuses_a_store_holding_raw_party_rows(world, tmp_path):
+    content_dir, retailers = world
+    clean_room_in_process(
+        content_dir, {"jd": retailers["jd"]}, tmp_path / "cr", person_secret=SECRET, workers=1
+    )
+    party_store = connect(tmp_path / "party.duckdb")
+    try:
+        ingest_party(party_store, "retailer", retailers["jd"], "jd")
+        shipments = tmp_path / "cr" / "shipments" / "jd"
+        with pytest.raises(MatchError, match="raw commerce_events rows"):
+            load_shipments(party_store, [shipments / "content", shipments / "retailer"])
+    finally:
+        party_store.close()

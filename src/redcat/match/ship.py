@@ -42,6 +42,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from redcat.engine.store import has_table
 from redcat.errors import MatchError
 from redcat.ingest.contract import Party
 from redcat.ingest.load import FileReport, ingest_party
@@ -481,13 +482,20 @@ def load_shipments(con: duckdb.DuckDBPyConnection, directories: Sequence[Path]) 
     """Rebuild the clean room's tables in the store ``con`` from every retailer's pair of
     shipments (see the module docstring); return what was built.
 
-    Raises :class:`MatchError` (and changes nothing) when shipments do not pair up, a retailer
+    Raises :class:`MatchError` (and changes nothing) when the store holds raw party rows,
+    shipments do not pair up, a retailer
     row has no link to a person, or two runs give one content event different people (the
     content platform changed its person secret between runs).
     """
     from redcat.match.report import insert_runs  # the report module owns match_runs' layout
 
     pairs = pair_shipments(directories)
+    for raw in ("content_events", "commerce_events", "holdouts"):
+        if has_table(con, raw) and _scalar(con, f"SELECT count(*) FROM {raw}"):
+            raise MatchError(
+                f"this store holds raw {raw} rows (with user_key): load shipments into a "
+                "clean-room store of its own, never into a party's"
+            )
     content_dirs = [p[0] for p in pairs.values()]
     retailer_dirs = [p[2] for p in pairs.values()]
     content_tables = (
