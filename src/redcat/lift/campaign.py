@@ -7,7 +7,9 @@ its first spend date (00:00) to the end of its last spend date + ``window_days``
 order there counts as 0, so every mean is per randomized user, not per converter.
 
 Per-arm sums and sums of squares are computed in the engine (one Ibis group-by); only one row
-per campaign and arm reaches pandas, where :mod:`redcat.lift.stats` turns them into intervals.
+per campaign and arm reaches pandas, where :mod:`redcat.lift.stats` turns them into intervals
+(the bootstrap option alone fetches one row per user). :func:`campaign_lift_by` breaks the lift
+down by retailer (per-arm sums per retailer) or groups campaigns by their notes' type or creator.
 
 Sample-ratio mismatch: the design split is not in the matched data. When ``control_share`` is
 given it is the design; otherwise the expected split is the campaign's split in the content

@@ -199,6 +199,7 @@ def chart_option(frame: pd.DataFrame, lang: str) -> dict[str, Any]:
         "yAxis": {
             "type": "value",
             "name": name,
+            "nameTextStyle": {"align": "left"},  # a centred name is cut at the chart's left edge
             "splitLine": {"lineStyle": {"color": "#EEF2F7"}},
         },
         "series": [
