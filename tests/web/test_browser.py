@@ -130,6 +130,7 @@ def test_a_brand_user_walks_the_dashboard(page: Any, base_url: str, world: World
         canvases = page.locator(".chart canvas").count()
         charts = page.locator("[data-chart]").count()
         assert canvases >= charts, name  # every chart drew
+        page.wait_for_timeout(1200)  # let ECharts' entry animation finish for the screenshot
         page.screenshot(path=str(ARTIFACTS / f"{name}-zh.png"), full_page=True)
 
     # notes table: sort by a column header, search

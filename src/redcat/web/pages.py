@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from redcat.report.charts import dumps_for_script
 from redcat.report.data import ReportData
-from redcat.report.fmt import fmt_datetime
+from redcat.report.fmt import column_kind, fmt_datetime
 from redcat.report.html import kpi_cards
 from redcat.report.labels import Lang, note_type_label
 from redcat.report.section import Section
@@ -477,6 +477,9 @@ def _notes_context(
             {
                 "key": c,
                 "header": header_label(c, lang),
+                "align": "left"
+                if column_kind(c) == "text" and not c.startswith("orders_")
+                else "right",
                 "href": _url(
                     request, sort=c, order="asc" if sort == c and order != "asc" else "desc", p=1
                 ),
