@@ -9,6 +9,7 @@ import pytest
 from tests.match.world_files import write_world
 
 from redcat.cli.main import main
+from redcat.match.psi import PROTOCOL
 from redcat.match.ship import PartyExport, match_and_ship_in_process
 
 SECRET = bytes(range(32))
@@ -81,9 +82,9 @@ def test_match_load_and_report(tmp_path: Path, capsys):
         "retailer_users": 4,
     }
     assert (row["matched_users"], row["match_rate"], row["share_user_key"]) == (3, 0.75, 1.0)
-    assert (row["protocol"], row["protocol_version"]) == ("redcat-ecdh-psi-x25519", "1")
+    assert f"{row['protocol']}/{row['protocol_version']}" == PROTOCOL
     code, out, _ = run(capsys, "match", "report", "--store", store)
-    assert "match report (redcat-ecdh-psi-x25519/1)" in out
+    assert f"match report ({PROTOCOL})" in out
     cells = [c.strip() for c in next(x for x in out.splitlines() if "tmall" in x).split("│")]
     assert cells[1:6] == ["tmall", "4", "4", "3", "75.0%"] and cells[-2] == "user_key 100%"
     code, out, _ = run(capsys, "match", "report", "--format", "csv", "--store", store)

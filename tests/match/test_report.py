@@ -11,6 +11,7 @@ from tests.tiny_world import build
 
 from redcat.engine.store import ensure_schema
 from redcat.match import run_direct_match
+from redcat.match.psi import PROTOCOL
 from redcat.match.report import ensure_match_runs, match_report_frame, split_protocol
 from redcat.match.ship import clean_room_in_process
 
@@ -40,8 +41,9 @@ def test_report_of_an_alliance_run_by_hand(tmp_path):
     ]
     rows = frame[["retailer_id", "content_users", "retailer_users", "matched_users", "match_rate"]]
     assert rows.values.tolist() == [["jd", 4, 3, 2, 0.5], ["tmall", 4, 4, 3, 0.75]]
-    assert set(frame["protocol"]) == {"redcat-ecdh-psi-x25519"}
-    assert set(frame["protocol_version"]) == {"1"}
+    name, version = PROTOCOL.rsplit("/", 1)  # e.g. redcat-ecdh-psi-x25519/2
+    assert set(frame["protocol"]) == {name} and name == "redcat-ecdh-psi-x25519"
+    assert set(frame["protocol_version"]) == {version} and version.isdigit()
     assert frame["share_user_key"].tolist() == [1.0, 1.0]
     assert (frame["seconds"] >= 0).all() and (frame["seconds"] < 60).all()
     run_ids = sorted(p.content.manifest.run.run_id for p in run.pairs.values())
