@@ -199,7 +199,7 @@ def _reframe(body: bytes) -> bytes:
         (lambda m: _reframe(m[4:] + b"\x00\x00"), "cut short"),
         (lambda m: _reframe(m[4:] + b"\x00\x00\x00\x05"), "cut short"),
         (
-            lambda m: _reframe(m[4:].replace(PROTOCOL_ID, b"redcat-ecdh-psi-x25519/2")),
+            lambda m: _reframe(m[4:].replace(PROTOCOL_ID, b"redcat-ecdh-psi-x25519/1")),
             "speaks protocol",
         ),
         (lambda m: _reframe(b"\x03foo" + m[4 + 1 + len(PROTOCOL_ID) :]), "speaks protocol"),
@@ -253,7 +253,7 @@ def test_roles_and_types_are_checked() -> None:
         PsiParty.from_identifiers("middle", SHARED)  # type: ignore[arg-type]
     with pytest.raises(MatchError, match="distinct names"):
         PsiParty("initiator", {}, types=("phone", "phone"))
-    assert PROTOCOL == "redcat-ecdh-psi-x25519/1"
+    assert PROTOCOL == "redcat-ecdh-psi-x25519/2"
 
 
 def test_a_confirmation_that_disagrees_voids_the_run() -> None:

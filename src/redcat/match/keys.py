@@ -6,17 +6,28 @@ Clamping makes ``k`` a multiple of the cofactor 8, and scalar multiplication com
 ``u``: ``X25519(a, X25519(b, u)) == X25519(b, X25519(a, u))`` — the identity ECDH-PSI rests on
 (tests check it on hashed inputs).
 
-Hash-to-curve caveat. ``hash_to_u`` takes SHA-512 of the tagged identifier, keeps 32 bytes and
-clears bit 255 (X25519 ignores it anyway). Every 32-byte string is a valid X25519 input, but about
-half of them are u-coordinates of points on the quadratic *twist*, not on Curve25519 itself.
-Curve25519 was chosen to be twist-secure (the twist's large prime subgroup has about 2^253
-elements), so Diffie-Hellman on either stays hard; but whether a point lies on the curve or the
-twist survives blinding and anyone can test it. So the peer learns, for each of our blinded
-identifiers, one public bit of its hash — it can rule out half of a dictionary of guesses per
-identifier, never confirm one. An exact random-oracle hash into a prime-order group
-(ristretto255 via libsodium, RFC 9380) removes that bit; it was not used because no maintained
-Python binding offers it, and a pure-Python map (one modular exponentiation, ~110 µs here) would
-cost more than the X25519 operation itself (~31 µs).
+Hashing onto the curve proper. Every 32-byte string is a valid X25519 input, but about half of
+all u-coordinates belong to points of the quadratic *twist*, not of Curve25519; X25519 keeps a
+twist point on the twist, and anyone can tell which (is u^3 + A*u^2 + u a square mod p?). A hash
+that lands on the twist half the time would therefore hand the peer one bit of every blinded
+identifier we send, including identifiers the peer does not hold. :func:`hash_to_u` avoids that
+with deterministic *try-and-increment*: it hashes the tagged ``(id_type, identifier)`` with a
+counter byte 0, 1, 2, ... (BLAKE2b-256, personalised) and returns the first candidate ``u`` below
+p whose right-hand side is a nonzero square and that is not one of Curve25519's three low-order
+u values (1 and the two of order 8). Each try succeeds with probability ~1/2, so it takes 2 tries
+on average and more than 64 with probability 2^-64; the result is uniform over the curve's
+u-coordinates, which is what the random-oracle argument of ECDH-PSI wants (Elligator 2 would need
+one try but reaches only about half of those u values). The point may still carry a component of
+order 2, 4 or 8; X25519's clamping makes every scalar a multiple of 8, which removes it, so every
+blinded value the peer sees, ``X25519(k, u)``, lies in the prime-order subgroup of the curve and
+its curve-or-twist test always answers "curve".
+
+The square test is the Jacobi symbol by the binary algorithm (~19 µs of CPU in CPython here,
+against ~89 µs for Euler's criterion with ``pow``), so hashing costs ~40 µs per identifier on
+average, next to ~31 µs for one X25519; it runs in the same worker processes as the blinding
+(:meth:`Blinder.hash_and_blind`). The number of tries depends on the identifier, so a local
+observer timing one hash learns something about it; the peer sees only whole sorted batches.
+Changing this map changed the wire protocol (:data:`redcat.match.psi.PROTOCOL`, version 2).
 """
 
 from __future__ import annotations
@@ -33,7 +44,21 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from redcat.errors import MatchError
 
 POINT_BYTES = 32
-_HASH_TAG = b"redcat/psi/hash-to-u/v1\x00"
+_HASH_TAG = b"redcat/psi/hash-to-u/v2\x00"
+# BLAKE2b personalisation (16 bytes max): separates these hashes from every other BLAKE2b use.
+_HASH_PERSON = b"redcat-h2u-v2"
+_P = 2**255 - 19
+_A = 486662
+# u of Curve25519's points of order 1 < k <= 8 with a square right-hand side (0 has RHS 0 and is
+# rejected anyway): X25519 maps them to the all-zero output, which a peer would reject.
+_LOW_ORDER_U = frozenset(
+    {
+        1,
+        325606250916557431795983626356110631294008115727848805560023387167927233504,
+        39382357235489614581723060781553021112529911719440698176882885853963445705823,
+    }
+)
+_MAX_TRIES = 256
 _MATCH_KEY_TAG = b"redcat/psi/match-key/v1"
 _CONFIRM_TAG = b"redcat/psi/confirm/v1"
 
@@ -47,12 +72,50 @@ def new_secret() -> bytes:
     return os.urandom(POINT_BYTES)
 
 
+def jacobi(a: int, n: int) -> int:
+    """Return the Jacobi symbol (a/n) for odd n > 0: 1, -1 or 0. For prime n it is the Legendre
+    symbol: 1 exactly when ``a`` is a nonzero square mod n (equal to Euler's criterion)."""
+    a %= n
+    sign = 1
+    while a:
+        twos = (a & -a).bit_length() - 1
+        if twos:
+            a >>= twos
+            # (2/n) = -1 exactly when n = 3 or 5 mod 8
+            if twos & 1 and n & 7 in (3, 5):
+                sign = -sign
+        # quadratic reciprocity: the sign flips when both are 3 mod 4
+        if a & n & 3 == 3:
+            sign = -sign
+        a, n = n % a, a
+    return sign if n == 1 else 0
+
+
+def on_curve(u: bytes) -> bool:
+    """Return whether the 32-byte u-coordinate (bit 255 ignored, as X25519 does) is that of a
+    point of Curve25519 rather than of its quadratic twist: u^3 + A*u^2 + u is a square mod p
+    (0 counts: u = 0 is the curve's point of order 2)."""
+    x = (int.from_bytes(u, "little") & ((1 << 255) - 1)) % _P
+    return jacobi(x * (x * (x + _A) + 1), _P) >= 0
+
+
 def hash_to_u(id_type: str, identifier: str) -> bytes:
-    """Return the 32-byte u-coordinate an identifier of ``id_type`` hashes to (module caveat)."""
-    digest = hashlib.sha512(
-        _HASH_TAG + id_type.encode() + b"\x00" + identifier.encode("utf-8")
-    ).digest()
-    return digest[:31] + bytes([digest[31] & 0x7F])
+    """Return the 32-byte little-endian u-coordinate (canonical, below p = 2^255 - 19) of the
+    Curve25519 point an identifier of ``id_type`` hashes to, never a twist point (module docstring:
+    try-and-increment over BLAKE2b-256 with a counter byte)."""
+    base = hashlib.blake2b(digest_size=POINT_BYTES, person=_HASH_PERSON)
+    base.update(_HASH_TAG + id_type.encode() + b"\x00" + identifier.encode("utf-8") + b"\x00")
+    for counter in range(_MAX_TRIES):
+        h = base.copy()
+        h.update(bytes((counter,)))
+        digest = h.digest()
+        x = int.from_bytes(digest, "little") & ((1 << 255) - 1)
+        if x >= _P or x in _LOW_ORDER_U:
+            continue
+        if jacobi(x * (x * (x + _A) + 1), _P) == 1:
+            return x.to_bytes(POINT_BYTES, "little")
+    # 256 tries all failing has probability 2^-256: a broken hash, not bad luck.
+    raise MatchError(f"no curve point for a {id_type} identifier after {_MAX_TRIES} tries")
 
 
 def x25519(secret: bytes, u: bytes) -> bytes:

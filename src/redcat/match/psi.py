@@ -18,9 +18,10 @@ matched on their highest-priority shared type and the two sides stay consistent.
 both sides and computable by neither side alone.
 
 What each side learns about the other: the number of identifiers it sends in each stage (so also
-how many of its people were left after earlier stages), the intersection, and one public bit per
-identifier (see the hash-to-curve caveat in :mod:`redcat.match.keys`). Security holds against a
-semi-honest peer; a peer that lies about its messages can bias its own output, not learn raw ids.
+how many of its people were left after earlier stages) and the intersection; identifiers hash to
+points of the curve proper, never its twist, so a blinded value tells nothing about an identifier
+the peer lacks (:mod:`redcat.match.keys`). Security holds against a semi-honest peer; a peer that
+lies about its messages can bias its own output, not learn raw ids.
 
 Message format (all integers big-endian)::
 
@@ -53,7 +54,8 @@ from redcat.match.keys import (
 )
 from redcat.match.normalize import ID_TYPES, WATERFALL, Rejected, normalize
 
-PROTOCOL_ID = b"redcat-ecdh-psi-x25519/1"
+# /2: identifiers hash onto Curve25519 itself (/1 hashed half of them onto the twist).
+PROTOCOL_ID = b"redcat-ecdh-psi-x25519/2"
 PROTOCOL = PROTOCOL_ID.decode()
 OPEN, REPLY, RETURN, DONE = 1, 2, 3, 4
 _KIND_NAMES = {OPEN: "OPEN", REPLY: "REPLY", RETURN: "RETURN", DONE: "DONE"}
