@@ -22,11 +22,12 @@ order 2, 4 or 8; X25519's clamping makes every scalar a multiple of 8, which rem
 blinded value the peer sees, ``X25519(k, u)``, lies in the prime-order subgroup of the curve and
 its curve-or-twist test always answers "curve".
 
-The square test is the Jacobi symbol by the binary algorithm (~19 µs of CPU in CPython here,
-against ~89 µs for Euler's criterion with ``pow``), so hashing costs ~40 µs per identifier on
-average, next to ~31 µs for one X25519; it runs in the same worker processes as the blinding
-(:meth:`Blinder.hash_and_blind`). The number of tries depends on the identifier, so a local
-observer timing one hash learns something about it; the peer sees only whole sorted batches.
+The square test is the Jacobi symbol by the binary algorithm (~20 µs of CPU in CPython here,
+against ~89 µs for Euler's criterion with ``pow``), so hashing costs ~45 µs of CPU per identifier
+on average (two tries), next to ~30 µs for one X25519 — a PSI run does one hash and two X25519 per
+identifier. It runs in the same worker processes as the blinding (:meth:`Blinder.hash_and_blind`).
+The number of tries depends on the identifier, so a local observer timing one hash learns
+something about it; the peer sees only whole sorted batches.
 Changing this map changed the wire protocol (:data:`redcat.match.psi.PROTOCOL`, version 2).
 """
 
