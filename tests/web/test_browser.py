@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -93,7 +94,8 @@ def test_a_brand_user_walks_the_dashboard(page: Any, base_url: str, world: World
     page.fill("input[name=username]", f"user_{brand}")
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-form button[type=submit]")
-    page.wait_for_url(f"**/b/{brand}/overview")
+    # by path: the login page's own URL ends with ?next=/b/<brand>/overview
+    page.wait_for_url(lambda url: urlsplit(url).path == f"/b/{brand}/overview")
     _charts_ready(page)
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert "数据更新于" in page.inner_text("#freshness")
