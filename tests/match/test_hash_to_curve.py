@@ -174,3 +174,44 @@ def test_old_protocol_peers_are_refused() -> None:
     data = len(old).to_bytes(4, "big") + old
     with pytest.raises(MatchError, match="peer speaks protocol 'redcat-ecdh-psi-x25519/1'"):
         decode_message(data)
+
+
+ELL = 2**252 + 27742317777372353535851937790883648493  # order of Curve25519's prime subgroup
+
+
+def ladder_is_identity(k: int, value: bytes) -> bool:
+    """Whether k * P is the point at infinity, P the point with u-coordinate ``value`` (on the
+    curve or its twist): RFC 7748's x-only Montgomery ladder, unclamped, in projective X:Z."""
+    x1 = (int.from_bytes(value, "little") & ((1 << 255) - 1)) % P
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(k.bit_length())):
+        bit = (k >> t) & 1
+        if swap ^ bit:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b, c, d = x2 + z2, x2 - z2, x3 + z3, x3 - z3
+        aa, bb, da, cb = a * a % P, b * b % P, d * a % P, c * b % P
+        e = aa - bb
+        x3, z3 = (da + cb) ** 2 % P, x1 * (da - cb) ** 2 % P
+        x2, z2 = aa * bb % P, e * (aa + 121665 * e) % P
+    if swap:
+        z2 = z3
+    return z2 % P == 0
+
+
+def test_blinded_values_lie_in_the_prime_order_subgroup() -> None:
+    secret = new_secret()
+    hashed = [hash_to_u("phone", f"1380000{i:04d}") for i in range(6)]
+    for u in hashed:
+        # on the curve: the order divides 8 * ELL (a twist point's would not)
+        assert ladder_is_identity(8 * ELL, u)
+        assert ladder_is_identity(ELL, x25519(secret, u))
+    # the hashed points themselves mostly carry a small-order part; clamping removes it
+    assert not all(ladder_is_identity(ELL, u) for u in hashed)
+    twist = hashlib.blake2b(b"redcat-h2u-v2", digest_size=32).digest()[:31] + b"\x00"
+    twist_points = [
+        t
+        for t in (twist, *(hashlib.sha256(b"%d" % i).digest() for i in range(8)))
+        if not peer_twist_test(t)
+    ]
+    assert twist_points and not any(ladder_is_identity(8 * ELL, t) for t in twist_points)
