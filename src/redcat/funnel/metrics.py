@@ -100,6 +100,9 @@ class FunnelSources:
     matched: ir.Table
     pairs: ir.Table
     dims: pd.DataFrame
+    # A clean room's content platform aggregates (redcat.match.aggregates), used for the
+    # platform's own figures in place of ``content`` when it holds no raw content_events.
+    platform: ir.Table | None = None
 
 
 def funnel_sources(engine: Engine, brand_id: str, windows: Windows) -> FunnelSources:
@@ -134,25 +137,44 @@ def funnel_sources(engine: Engine, brand_id: str, windows: Windows) -> FunnelSou
         out.amount,
         out.is_new,
     )
+    platform = None
+    if engine.has_table("platform_metrics") and not _row_count(engine, "content_events"):
+        p = engine.table("platform_metrics")
+        platform = p.filter(p.brand_id == brand_id).cache()
     return FunnelSources(
         content=content.cache(),
         matched=matched.cache(),
         pairs=pairs.cache(),
         dims=engine.execute(notes),
+        platform=platform,
     )
+
+
+def _row_count(engine: Engine, table: str) -> int:
+    return int(engine.execute(engine.table(table).count())["value"].iloc[0])
 
 
 def content_metrics(sources: FunnelSources, by: str) -> ir.Table:
     """Return the content platform's own figures per ``by`` (a notes column, or ``day``):
     impressions, reach (people), reads, interactions (events) over all its users, and
     matched_reach, matched_read_users, matched_interaction_users (people both sides hold)."""
-    ev = sources.content
-    own = ev.group_by(by).agg(
-        impressions=ev.count(where=ev.event == "impression"),
-        reach=ev.user_key.nunique(where=ev.event == "impression"),
-        reads=ev.count(where=ev.event == "read"),
-        interactions=ev.count(where=ev.event.isin(INTERACTION_EVENTS)),
-    )
+    if sources.platform is not None:
+        p = sources.platform.filter(sources.platform.level == by)
+        own = p.select(
+            p.key.cast("date").name(by) if by == "day" else p.key.name(by),
+            "impressions",
+            "reach",
+            "reads",
+            "interactions",
+        )
+    else:
+        ev = sources.content
+        own = ev.group_by(by).agg(
+            impressions=ev.count(where=ev.event == "impression"),
+            reach=ev.user_key.nunique(where=ev.event == "impression"),
+            reads=ev.count(where=ev.event == "read"),
+            interactions=ev.count(where=ev.event.isin(INTERACTION_EVENTS)),
+        )
     m = sources.matched
     matched = m.group_by(by).agg(
         matched_reach=m.match_key.nunique(where=m.event == "impression"),
