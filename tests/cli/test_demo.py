@@ -43,5 +43,15 @@ def test_demo_end_to_end(tmp_path, capsys):
     for brand in ("B01", "B02"):
         assert (out / "reports" / brand / "report.html").is_file()
         assert (out / "reports" / brand / "report.en.html").is_file()
-    assert re.search(r"matched [\d,]+ people", text)
+    assert re.search(r"matched [\d,]+ people .*PSI", text)
+    assert (out / "clean-room" / "shipments").is_dir()  # the parties' pseudonymous shipments
     assert (out / "redcat.duckdb").is_file()
+
+
+def test_demo_direct_match(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--users", "1500", "--days", "10", "--brands", "1"]
+    assert main([*args, "--retailers", "1", "--direct", "--lang", "en"]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"matched [\d,]+ people .*direct match on raw keys", text)
+    assert not (out / "clean-room").exists()

@@ -16,6 +16,8 @@ from redcat.cli.common import console
 from redcat.engine import open_engine
 from redcat.ingest.load import ingest_party
 from redcat.match import run_direct_match
+from redcat.match.alliance import new_person_secret
+from redcat.match.ship import clean_room_in_process
 from redcat.report.assemble import build_report, load_truth
 from redcat.report.data import ReportData
 from redcat.report.html import render_html_bundle
@@ -38,6 +40,13 @@ def demo_cmd(
         2.0, "--notes-per-day", help="Notes each brand publishes per day."
     ),
     lang: str = typer.Option("zh", "--lang", help="zh or en for the printed report."),
+    direct: bool = typer.Option(
+        False,
+        "--direct",
+        help="Match inside one store on raw user keys (fast, no privacy) instead of running the "
+        "PSI alliance: each party's export checked apart, one ECDH-PSI per retailer, only shared "
+        "people shipped under pseudonyms into the clean room.",
+    ),
 ) -> None:
     """Run the whole pipeline on a simulated world and score every model against truth.
 
@@ -76,18 +85,38 @@ def demo_cmd(
         progress.update(sim, total=1, completed=1)
 
         retailer_dirs = sorted(p for p in (world_dir / "retailers").iterdir() if p.is_dir())
-        ing = progress.add_task("ingest", total=1 + len(retailer_dirs))
-        with open_engine(store) as engine:
-            ingest_party(engine.duck, "content", world_dir / "content")
-            progress.advance(ing)
-            for rdir in retailer_dirs:
-                ingest_party(engine.duck, "retailer", rdir, retailer_id=rdir.name)
+        if direct:
+            ing = progress.add_task("ingest (one store, raw keys)", total=1 + len(retailer_dirs))
+            with open_engine(store) as engine:
+                ingest_party(engine.duck, "content", world_dir / "content")
                 progress.advance(ing)
+                for rdir in retailer_dirs:
+                    ingest_party(engine.duck, "retailer", rdir, retailer_id=rdir.name)
+                    progress.advance(ing)
+                m = progress.add_task("match (direct)", total=1)
+                direct_report = run_direct_match(engine.duck, settings.match_salt)
+                progress.advance(m)
+            matched = direct_report.matched_people
+            rates = [(r.retailer_id, r.match_rate) for r in direct_report.retailers]
+        else:
+            m = progress.add_task(
+                f"PSI alliance: content × {len(retailer_dirs)} retailers → clean room", total=None
+            )
+            run = clean_room_in_process(
+                world_dir / "content",
+                {rdir.name: rdir for rdir in retailer_dirs},
+                out / "clean-room",
+                person_secret=new_person_secret(),
+                store=store,
+            )
+            progress.update(m, total=1, completed=1)
+            matched = run.load.people
+            rates = [
+                (str(r["retailer_id"]), float(r["match_rate"]))  # type: ignore[arg-type]
+                for r in run.load.runs
+            ]
 
-            m = progress.add_task("match", total=1)
-            match = run_direct_match(engine.duck, settings.match_salt)
-            progress.advance(m)
-
+        with open_engine(store) as engine:
             brand_ids = engine.distinct_values("notes", "brand_id")
             world = json.loads((world_dir / "truth" / "world.json").read_text(encoding="utf-8"))
             categories: dict[str, str] = world.get("brand_category", {})
@@ -103,9 +132,11 @@ def demo_cmd(
                 reports.append(build_report(engine, brand_id, brand_settings, truth=truth))
                 progress.advance(measure)
 
+    how = "direct match on raw keys" if direct else "PSI (ECDH over X25519), pseudonymous keys"
     console.print(
-        f"matched {match.matched_people:,} people across "
-        + ", ".join(f"{r.retailer_id} ({r.match_rate:.0%})" for r in match.retailers)
+        f"matched {matched:,} people across "
+        + ", ".join(f"{rid} ({rate:.0%})" for rid, rate in rates)
+        + f" — {how}"
     )
     print_report(reports[0], console, lang)
     console.print(rich_table(brands_view(reports, lang)))
