@@ -135,3 +135,9 @@ def test_link_vs_matched_without_orders_is_nan() -> None:
     out = link_vs_matched(notes, CREDITS, "last")
     assert out["matched_orders"].tolist() == [0.0]
     assert out["link_share"].isna().all()
+
+
+def test_registered() -> None:
+    from redcat.report.sections import SECTION_BUILDERS
+
+    assert build_links_section in SECTION_BUILDERS
