@@ -129,8 +129,10 @@ def stage_segments(intervals: ir.Table) -> ir.Table:
     highest stage alive), ``start``, ``end`` (days, end exclusive) and ``entered`` (the user's
     stage rose at ``start``: from a lower stage on the day before, or from none). Days outside
     every piece are stage none."""
+    # distinct: a day that bounds two intervals (two stages starting together) would otherwise
+    # cut an empty piece, and the pieces' order on that day would mark a spurious re-entry
     bounds = intervals.select("match_key", b=intervals.start).union(
-        intervals.select("match_key", b=intervals.end)
+        intervals.select("match_key", b=intervals.end), distinct=True
     )
     nxt = bounds.b.lead().over(group_by=bounds.match_key, order_by=bounds.b)
     pieces = bounds.mutate(e=nxt)
