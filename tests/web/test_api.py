@@ -3,15 +3,19 @@ exports open, and credentials decide what is visible."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import shutil
 import zipfile
+from pathlib import Path
 
 import pandas as pd
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from tests.web.conftest import World, bearer
 
-from redcat.web.snapshot import load_snapshot, scope_folder
+from redcat.web.app import create_app
+from redcat.web.snapshot import load_snapshot, read_match_runs, scope_folder
 
 
 def test_health_needs_no_login(client: TestClient) -> None:
@@ -203,3 +207,26 @@ def test_operator_sees_match_runs(client: TestClient, world: World) -> None:
     runs = client.get("/api/v1/admin/match-runs", headers=bearer(world, "op")).json()
     assert len(runs) == 2  # one per retailer
     assert all(0 < r["match_rate"] <= 1 and r["matched_users"] > 0 for r in runs)
+
+
+def test_operator_reruns_the_match(world: World, tmp_path: Path) -> None:
+    store = tmp_path / "copy.duckdb"
+    shutil.copyfile(world.config.store, store)
+    config = dataclasses.replace(world.config, store=store, report_dir=tmp_path / "reports")
+    with TestClient(create_app(config)) as c:
+        op = bearer(world, "op")
+        answer = c.post("/api/v1/admin/match", params={"refresh": "false"}, headers=op)
+        assert answer.status_code == 200
+        body = answer.json()
+        assert body["refresh"] is None
+        assert c.get("/api/v1/admin/match-runs", headers=op).json() == []  # no refresh yet
+        session_runs = client_runs(world)
+        assert {r["retailer_id"]: r["matched_users"] for r in body["retailers"]} == session_runs
+        user = bearer(world, f"user_{world.brands[0]}")
+        assert c.post("/api/v1/admin/match", headers=user).status_code == 403
+
+
+def client_runs(world: World) -> dict[str, int]:
+    """Matched users per retailer as the session world's refresh saved them."""
+    runs = read_match_runs(world.config.report_dir)
+    return dict(zip(runs["retailer_id"], runs["matched_users"].astype(int), strict=True))

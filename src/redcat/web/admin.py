@@ -11,7 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from redcat.errors import InputError
+from redcat.engine import open_engine
+from redcat.errors import InputError, MatchError, StoreError
+from redcat.match import run_direct_match
 from redcat.store import auth as store_auth
 from redcat.store.auth import Principal
 from redcat.web.auth import Db, check_csrf, get_config
@@ -137,4 +139,20 @@ def admin_refresh(request: Request, db: Db, user: OperatorPage, csrf: Csrf) -> R
     config = get_config(request)
     result = refresh(config.store, config.report_dir, config.settings)
     note = f"refreshed {len(result.brands)} brand(s) in {result.seconds:.1f} s"
+    return _admin_page(request, db, user, message=note)
+
+
+@router.post("/admin/match", response_class=HTMLResponse)
+def admin_match(request: Request, db: Db, user: OperatorPage, csrf: Csrf) -> Response:
+    """Rerun the single-store match, then rebuild the snapshots; says what it matched."""
+    check_csrf(request, csrf)
+    config = get_config(request)
+    try:
+        with open_engine(config.store) as engine:
+            report = run_direct_match(engine.duck, config.settings.match_salt)
+    except (StoreError, MatchError) as exc:
+        return _admin_page(request, db, user, message=str(exc), status=409)
+    result = refresh(config.store, config.report_dir, config.settings)
+    matched = ", ".join(f"{r.retailer_id} {r.match_rate:.1%}" for r in report.retailers)
+    note = f"matched {matched}; refreshed {len(result.brands)} brand(s) in {result.seconds:.1f} s"
     return _admin_page(request, db, user, message=note)

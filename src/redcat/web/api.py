@@ -5,6 +5,7 @@ brand scope through :data:`redcat.web.auth.BrandId`. OpenAPI at ``/openapi.json`
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -13,7 +14,9 @@ from fastapi import Path as FPath
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from redcat.errors import InputError
+from redcat.engine import open_engine
+from redcat.errors import InputError, MatchError, StoreError
+from redcat.match import run_direct_match
 from redcat.report.data import ReportData
 from redcat.store import auth as store_auth
 from redcat.web.auth import BrandId, CurrentUser, Db, Operator, check_csrf, get_config
@@ -482,6 +485,43 @@ def admin_match_runs(request: Request, _op: Operator) -> list[dict[str, Any]]:
     """Operators: match runs per retailer (users on each side, matched, rate, protocol, time)
     as of the last refresh."""
     return records(read_match_runs(get_config(request).report_dir))
+
+
+class MatchAnswer(BaseModel):
+    """A match run's figures per retailer, and the refresh that followed (if asked)."""
+
+    retailers: list[dict[str, Any]]
+    refresh: RefreshAnswer | None
+
+
+@router.post("/api/v1/admin/match", response_model=MatchAnswer, tags=["admin"])
+def admin_match(
+    request: Request,
+    _op: Operator,
+    then_refresh: Annotated[bool, Query(alias="refresh")] = True,
+    csrf: Annotated[str | None, Query(max_length=100)] = None,
+) -> MatchAnswer:
+    """Operators: rerun the single-store match (the spine's direct match over the ingested
+    party tables), then rebuild the report snapshots unless ``refresh=false``. 409 while another
+    process writes the store; 400 when a party has no users yet."""
+    check_csrf(request, csrf)
+    config = get_config(request)
+    try:
+        with open_engine(config.store) as engine:
+            report = run_direct_match(engine.duck, config.settings.match_salt)
+    except StoreError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except MatchError as exc:
+        raise HTTPException(400, str(exc)) from None
+    answer = None
+    if then_refresh:
+        result = refresh(config.store, config.report_dir, config.settings)
+        answer = RefreshAnswer(
+            brands=list(result.brands),
+            scopes={k: list(v) for k, v in result.scopes.items()},
+            seconds=result.seconds,
+        )
+    return MatchAnswer(retailers=[dataclasses.asdict(r) for r in report.retailers], refresh=answer)
 
 
 @router.post("/api/v1/admin/refresh", response_model=RefreshAnswer, tags=["admin"])
