@@ -83,3 +83,28 @@ def test_a_store_without_runs_gives_an_empty_report():
 )
 def test_split_protocol(protocol, parts):
     assert split_protocol(protocol) == parts
+
+
+def test_two_retailers_sharing_nobody_keep_a_row_each():
+    # With no shared person both runs' run_id is the hash of the empty key set: equal. Recording
+    # the second run must not replace the first retailer's row.
+    from redcat.match.keys import confirmation
+    from redcat.match.ship import Manifest, RunFigures
+
+    empty_id = confirmation([]).hex()[:32]
+
+    def pair(rid: str, people: int, peer: int) -> tuple[Manifest, Manifest]:
+        def side(party, own, other):
+            run = RunFigures(empty_id, PROTOCOL, "2026-11-25T10:00:00", 1.0, own, other, 0, ())
+            return Manifest(party, rid, run, {})
+
+        return side("content", people, peer), side("retailer", peer, people)
+
+    con = duckdb.connect()
+    ensure_schema(con)
+    from redcat.match.report import insert_runs
+
+    insert_runs(con, [pair("jd", 5, 3), pair("tmall", 5, 4)])
+    frame = match_report_frame(con)
+    got = frame[["retailer_id", "content_users", "retailer_users", "matched_users"]]
+    assert got.values.tolist() == [["jd", 5, 3, 0], ["tmall", 5, 4, 0]]

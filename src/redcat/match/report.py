@@ -52,8 +52,8 @@ def insert_runs(
     con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[Manifest, Manifest]]
 ) -> list[dict[str, object]]:
     """Record one row per (content, retailer) manifest pair of a run, replacing an earlier row of
-    the same ``run_id``; return the rows as dicts (``match_runs`` columns). The time, duration
-    and waterfall are the content platform's (the hub's) view of the run."""
+    the same ``run_id`` and retailer; return the rows as dicts (``match_runs`` columns). The
+    time, duration and waterfall are the content platform's (the hub's) view of the run."""
     ensure_match_runs(con)
     rows: list[dict[str, object]] = []
     for content, retailer in pairs:
@@ -71,7 +71,11 @@ def insert_runs(
             "type_shares": json.dumps(run.shares()),
             "seconds": run.seconds,
         }
-        con.execute("DELETE FROM match_runs WHERE run_id = ?", [run.run_id])
+        # run_id alone is no run's identity: every run sharing nobody hashes the empty key set
+        con.execute(
+            "DELETE FROM match_runs WHERE run_id = ? AND retailer_id = ?",
+            [run.run_id, content.retailer_id],
+        )
         cols = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         con.execute(f"INSERT INTO match_runs ({cols}) VALUES ({marks})", list(row.values()))
