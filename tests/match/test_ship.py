@@ -435,3 +435,39 @@ def test_load_refuses_a_store_holding_raw_party_rows(world, tmp_path):
             load_shipments(party_store, [shipments / "content", shipments / "retailer"])
     finally:
         party_store.close()
+
+
+def test_two_retailer_users_sharing_a_phone_load_as_one_person(world, tmp_path):
+    """tmall's u1 and u9 share one phone (a household), which the content platform's u1 holds:
+    both match under one match_key (tmall: 2 people matched, content: 1). The run's key sets are
+    equal, so its shipments pair and load: u9's order o3 (x5) goes to content u1's person."""
+    content_ids = {"u1": {"phone": "13800138001"}, "u2": {"phone": "13800138002"}}
+    tmall_ids = {"u1": {"phone": "13800138001"}, "u9": {"phone": "+86 138 0013 8001"}}
+    ran_at = datetime.now(UTC)
+    with (
+        PartyExport("content", world[0]) as content,
+        PartyExport("retailer", world[1]["tmall"], "tmall") as tmall,
+    ):
+        a = content.psi_party("initiator", identifiers=content_ids, types=("phone",), workers=1)
+        b = tmall.psi_party("responder", identifiers=tmall_ids, types=("phone",), workers=1)
+        with a, b:
+            run_in_process(a, b)
+            res_a, res_b = a.result(), b.result()
+        assert len(res_a.matches) == 1 and len(res_b.matches) == 2
+        assert res_a.match_keys == res_b.match_keys
+        kw = {"ran_at": ran_at, "seconds": 0.5}
+        ship(content, res_a, tmp_path / "c", peer_retailer_id="tmall", person_secret=SECRET, **kw)
+        ship(tmall, res_b, tmp_path / "r", **kw)
+    con = duckdb.connect()
+    try:
+        from redcat.engine.store import ensure_schema
+
+        ensure_schema(con)
+        load = load_shipments(con, [tmp_path / "c", tmp_path / "r"])
+        rows = con.execute(
+            "SELECT DISTINCT match_key FROM cr_commerce_events ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert load.commerce_rows == 5  # u1: x1 x2 x3 x6, u9: x5
+    assert rows == [(person_key(SECRET, "u1"),)]

@@ -450,7 +450,7 @@ def pair_shipments(directories: Sequence[Path]) -> dict[str, tuple[Path, Manifes
     """Return, per retailer id, its (content folder, manifest, retailer folder, manifest).
 
     Raises :class:`MatchError` unless every retailer has exactly one content and one retailer
-    shipment from the same run (equal ``run_id`` and shared-people count)."""
+    shipment from the same run (equal ``run_id``)."""
     found: dict[tuple[str, str], tuple[Path, Manifest]] = {}
     for d in directories:
         m = Manifest.read(Path(d))
@@ -467,7 +467,9 @@ def pair_shipments(directories: Sequence[Path]) -> dict[str, tuple[Path, Manifes
             missing = "content" if (rid, "content") not in found else "retailer"
             raise MatchError(f"retailer {rid!r}: the {missing} side's shipment is missing")
         (cdir, cm), (rdir, rm) = found[(rid, "content")], found[(rid, "retailer")]
-        if cm.run.run_id != rm.run.run_id or cm.run.matched != rm.run.matched:
+        # run_id hashes the run's distinct match_keys, equal on both sides; the people matched
+        # may differ (two users of one side sharing an identifier share one match_key)
+        if cm.run.run_id != rm.run.run_id:
             raise MatchError(
                 f"retailer {rid!r}: the two shipments come from different PSI runs "
                 f"({cm.run.run_id} vs {rm.run.run_id})"
