@@ -85,7 +85,18 @@ COMMANDS: list[tuple[str, Args, bool]] = [
         "assets",
         lambda s, out, o: ["assets", "--brand", "B02", "--store", str(s), "--format", "json",
                            "--view", "summary"],
-        False,
+        True,
+    ),
+    (
+        "roi",
+        lambda s, out, o: ["roi", "--brand", "B02", "--store", str(s), "--format", "json"],
+        True,
+    ),
+    (
+        "attribute calibrated",
+        lambda s, out, o: ["attribute", "calibrated", "--brand", "B02", "--store", str(s),
+                           "--format", "json"],
+        True,
     ),
     (
         "refresh",

@@ -24,6 +24,7 @@ from redcat.cli.common import (
 )
 from redcat.engine import open_engine
 from redcat.errors import ConfigError
+from redcat.match.accounts import authorize
 from redcat.settings import Settings
 
 
@@ -101,6 +102,7 @@ def assets_cmd(
         raise ConfigError("--format csv prints one table: choose --view summary|daily|flows|notes")
     settings = Settings()
     with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand)  # the brand's three-party account scopes what it sees
         assets = audience_assets(engine, brand, settings.assets)
         start, end = assets.period(parse_day(start_day, "--from"), parse_day(end_day, "--to"))
         frames = _views(assets, start, end, view)

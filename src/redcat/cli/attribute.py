@@ -55,6 +55,7 @@ from redcat.cli.paths import (
 )
 from redcat.engine import open_engine
 from redcat.errors import ConfigError
+from redcat.match.accounts import authorize
 from redcat.report.assemble import load_truth
 from redcat.settings import AttributionSettings, Settings, Windows
 
@@ -227,6 +228,7 @@ def calibrated_cmd(
     settings = Settings(store=store)
     models = (model.value,) if model is not None else MODELS
     with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand)  # the brand's three-party account scopes what it sees
         table = journey_table(journey_rows(engine, brand, settings.windows))
         credits, model_notes = model_credits(table, models, settings.attribution)
         result = calibrate_brand(

@@ -17,6 +17,7 @@ from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, TableFormat, cons
 from redcat.cli.paths import FormatOption, Model, note
 from redcat.engine import open_engine
 from redcat.errors import ConfigError
+from redcat.match.accounts import authorize
 from redcat.settings import Settings
 
 
@@ -63,6 +64,7 @@ def roi_cmd(
     if category is None:
         note(f"no --category: the decision-cycle window is the funnel window, {plan[0].label}")
     with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand)  # the brand's three-party account scopes what it sees
         long = roi_windows(
             engine,
             brand,
