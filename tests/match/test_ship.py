@@ -471,3 +471,36 @@ def test_two_retailer_users_sharing_a_phone_load_as_one_person(world, tmp_path):
         con.close()
     assert load.commerce_rows == 5  # u1: x1 x2 x3 x6, u9: x5
     assert rows == [(person_key(SECRET, "u1"),)]
+
+
+def test_two_content_users_sharing_a_phone_link_the_key_to_one_person(world, tmp_path):
+    """The content platform's u1 and u2 share one phone, which tmall's u1 holds: one match_key,
+    two hub users. The links name one person for it (the smaller person_key), so tmall's four
+    rows of u1 load once each; u1's and u2's content events keep their own persons."""
+    content_ids = {"u1": {"phone": "13800138001"}, "u2": {"phone": "138-0013-8001"}}
+    tmall_ids = {"u1": {"phone": "13800138001"}}
+    ran_at = datetime.now(UTC)
+    with (
+        PartyExport("content", world[0]) as content,
+        PartyExport("retailer", world[1]["tmall"], "tmall") as tmall,
+    ):
+        a = content.psi_party("initiator", identifiers=content_ids, types=("phone",), workers=1)
+        b = tmall.psi_party("responder", identifiers=tmall_ids, types=("phone",), workers=1)
+        with a, b:
+            run_in_process(a, b)
+            res_a, res_b = a.result(), b.result()
+        assert len(res_a.matches) == 2 and len(res_b.matches) == 1
+        kw = {"ran_at": ran_at, "seconds": 0.5}
+        ship(content, res_a, tmp_path / "c", peer_retailer_id="tmall", person_secret=SECRET, **kw)
+        ship(tmall, res_b, tmp_path / "r", **kw)
+    con = duckdb.connect()
+    try:
+        from redcat.engine.store import ensure_schema
+
+        ensure_schema(con)
+        load = load_shipments(con, [tmp_path / "c", tmp_path / "r"])
+        buyers = con.execute("SELECT DISTINCT match_key FROM cr_commerce_events").fetchall()
+    finally:
+        con.close()
+    assert load.commerce_rows == 4  # x1 x2 x3 x6, none doubled
+    assert buyers == [(min(person_key(SECRET, "u1"), person_key(SECRET, "u2")),)]

@@ -101,9 +101,17 @@ def person_key(secret: bytes, user_key: str) -> str:
 
 def person_links(secret: bytes, retailer_id: str, matches: Iterable[MatchedPerson]) -> pa.Table:
     """Return one run's link table (``retailer_id``, ``match_key``, ``person_key``): one row per
-    shared person of the hub's PSI result with ``retailer_id``, sorted by ``match_key`` (so row
-    order says nothing about ``user_key``)."""
-    rows = sorted((m.match_key, person_key(secret, m.user_key)) for m in matches)
+    distinct ``match_key`` of the hub's PSI result with ``retailer_id``, sorted by ``match_key``
+    (so row order says nothing about ``user_key``).
+
+    Hub users sharing an identifier (e.g. one phone) share a match_key; it links to the smallest
+    of their person_keys, so the retailer's rows under it join one person, not one per user."""
+    best: dict[str, str] = {}
+    for m in matches:
+        pk = person_key(secret, m.user_key)
+        if m.match_key not in best or pk < best[m.match_key]:
+            best[m.match_key] = pk
+    rows = sorted(best.items())
     return pa.table(
         {
             "retailer_id": [retailer_id] * len(rows),

@@ -608,7 +608,8 @@ def _check_links(
     files: list[str],
     pairs: Mapping[str, tuple[Path, Manifest, Path, Manifest]],
 ) -> None:
-    """Each run's links hold one row per shared person, under that run's retailer."""
+    """Each run's links hold one row per match_key (at most one per shared person), under that
+    run's retailer."""
     counts = dict(
         con.execute(
             "SELECT retailer_id, count(DISTINCT match_key) FROM read_parquet(?) GROUP BY 1",
@@ -616,10 +617,15 @@ def _check_links(
         ).fetchall()
     )
     for rid, (_, cm, _, _) in pairs.items():
-        if counts.get(rid, 0) != cm.run.matched or cm.shipped.get("links") != cm.run.matched:
+        links = counts.get(rid, 0)
+        if (
+            links != cm.shipped.get("links")
+            or links > cm.run.matched
+            or (cm.run.matched and not links)
+        ):
             raise MatchError(
-                f"retailer {rid!r}: the content shipment links {counts.get(rid, 0)} people, "
-                f"its run shared {cm.run.matched}"
+                f"retailer {rid!r}: the content shipment links {links} match_key(s) in "
+                f"{cm.shipped.get('links')} row(s), its run shared {cm.run.matched} people"
             )
 
 
