@@ -102,7 +102,7 @@ COMMANDS: list[tuple[str, Args, bool]] = [
         "refresh",
         lambda s, out, o: ["refresh", "--brand", "B02", "--store", str(s), "--reports",
                            str(out / "snapshots"), "--no-per-retailer"],
-        False,
+        True,
     ),
     (
         "links report",

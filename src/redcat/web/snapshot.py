@@ -25,7 +25,8 @@ import pandas as pd
 
 from redcat.engine.core import Engine
 from redcat.engine.store import connect
-from redcat.errors import StoreError
+from redcat.errors import AccessDenied, StoreError
+from redcat.match.accounts import authorize
 from redcat.report.assemble import build_report
 from redcat.report.data import FRAME_COLUMNS, ReportData
 from redcat.report.section import Section, SectionChart, SectionTable, Text2
@@ -264,6 +265,14 @@ def _swap_in(staged: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _allowed(engine: Engine, brand_id: str) -> bool:
+    try:
+        authorize(engine, brand_id)
+    except AccessDenied:
+        return False
+    return True
+
+
 def refresh(
     store: Path,
     root: Path,
@@ -287,7 +296,12 @@ def refresh(
     con = connect(store, read_only=True)
     try:
         engine = Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
-        chosen = list(brands) if brands else engine.distinct_values("notes", "brand_id")
+        if brands:
+            chosen = list(brands)
+            for brand_id in chosen:  # an operator naming a brand gets its account checked
+                authorize(engine, brand_id)
+        else:  # every brand with notes whose three-party account allows a report
+            chosen = [b for b in engine.distinct_values("notes", "brand_id") if _allowed(engine, b)]
         retailers = engine.distinct_values("cr_commerce_events", "retailer_id")
         _write_match_runs(con, root)
         staged: dict[str, Path] = {}
