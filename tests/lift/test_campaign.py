@@ -13,7 +13,7 @@ from scipy import stats as sps
 
 from redcat.engine import Engine, open_engine
 from redcat.ingest.load import ingest_party
-from redcat.lift.campaign import COLUMNS, campaign_lift, summary_from_sums
+from redcat.lift.campaign import COLUMNS, campaign_lift, campaign_lift_by, summary_from_sums
 from redcat.match import run_direct_match
 from redcat.simulate import WorldConfig, simulate_world
 
@@ -175,3 +175,18 @@ def test_simulated_world_intervals_cover_truth(tmp_path: Path) -> None:
         engine.close()
     assert total == 6
     assert covered == 6
+
+
+def test_no_order_in_either_arm_is_underpowered_not_a_precise_zero(tmp_path: Path) -> None:
+    # Without B1's orders both arms of C1 are all zeros: the Welch interval collapses to [0, 0]
+    # and the MDE to 0, which must not read as an adequately powered null.
+    engine = hand_store(tmp_path / "s.duckdb")
+    try:
+        engine.duck.execute("DELETE FROM cr_commerce_events WHERE event = 'order'")
+        r = campaign_lift(engine, "B1", window_days=2).iloc[0]
+        g = campaign_lift_by(engine, "B1", "creator", window_days=2).iloc[0]
+    finally:
+        engine.close()
+    assert (r.orders_test, r.orders_control, r.mde_orders) == (0, 0, 0.0)
+    assert bool(r.underpowered)
+    assert (g.mde_incremental_orders, bool(g.underpowered)) == (0.0, True)

@@ -371,7 +371,8 @@ def _measure(
         "iroas_low": _ratio(inc_g.low, spend),
         "iroas_high": _ratio(inc_g.high, spend),
         "mde_orders": mde,
-        "underpowered": is_underpowered(w_o.lift, mde, oc.mean),
+        # no order in either arm: the interval [0, 0] and MDE 0 only say nothing was seen
+        "underpowered": is_underpowered(w_o.lift, mde, oc.mean) or ot.mean == oc.mean == 0.0,
         "srm_expected_control_share": share,
         "srm_p_value": srm.p_value,
         "srm_flag": srm.flagged,
@@ -460,7 +461,8 @@ def campaign_lift(
     context; the estimator does not need it.
 
     ``mde_orders`` is the minimum detectable lift in orders per user (power from settings);
-    ``underpowered`` flags an insignificant lift with an MDE above 10% of the control mean. SRM
+    ``underpowered`` flags an insignificant lift with an MDE above 10% of the control mean, or
+    no order in either arm (its interval [0, 0] and MDE 0 are no measurement). SRM
     tests the arm counts against ``control_share`` when given, else the campaign's split in the
     unmatched ``holdouts`` list (see the module docstring). With ``bootstrap`` resamples the
     percentile bootstrap intervals of incremental orders, GMV and iROAS are added (seeded by
@@ -658,7 +660,8 @@ def _by_group(
                 "iroas_high": _ratio(hi_g, spend),
                 "mde_incremental_orders": mde,
                 "underpowered": bool(
-                    lo_o <= 0.0 <= hi_o and mde > _DEFAULTS.underpowered_mde_share * baseline
+                    (lo_o <= 0.0 <= hi_o and mde > _DEFAULTS.underpowered_mde_share * baseline)
+                    or int(g["orders_test"].sum()) == int(g["orders_control"].sum()) == 0
                 ),
                 "srm_flagged_campaigns": int(g["srm_flag"].sum()),
                 "srm_flag": bool(g["srm_flag"].any()),
