@@ -504,3 +504,19 @@ def test_two_content_users_sharing_a_phone_link_the_key_to_one_person(world, tmp
         con.close()
     assert load.commerce_rows == 4  # x1 x2 x3 x6, none doubled
     assert buyers == [(min(person_key(SECRET, "u1"), person_key(SECRET, "u2")),)]
+
+
+def test_a_failed_retailer_shipment_takes_the_content_one_with_it(world, tmp_path):
+    # The content side ships first; when the retailer's shipment then fails, the pair's run
+    # must leave no one-sided shipment behind.
+    content_dir, retailers = world
+    taken = tmp_path / "r"
+    taken.mkdir()
+    (taken / "x").write_text("x")
+    with (
+        PartyExport("content", content_dir) as content,
+        PartyExport("retailer", retailers["jd"], "jd") as jd,
+        pytest.raises(MatchError, match="not empty"),
+    ):
+        match_and_ship_in_process(content, jd, tmp_path / "c", taken, person_secret=SECRET)
+    assert not (tmp_path / "c").exists()

@@ -406,19 +406,22 @@ def match_and_ship_in_process(
         transcript = run_in_process(a, b)
         seconds = time.perf_counter() - clock
         res_a, res_b = a.result(), b.result()
-    return PairResult(
-        content=ship(
-            content,
-            res_a,
-            content_out,
-            ran_at=started,
-            seconds=seconds,
-            peer_retailer_id=retailer.retailer_id,
-            person_secret=person_secret,
-        ),
-        retailer=ship(retailer, res_b, retailer_out, ran_at=started, seconds=seconds),
-        transcript=transcript,
+    content_report = ship(
+        content,
+        res_a,
+        content_out,
+        ran_at=started,
+        seconds=seconds,
+        peer_retailer_id=retailer.retailer_id,
+        person_secret=person_secret,
     )
+    try:
+        retailer_report = ship(retailer, res_b, retailer_out, ran_at=started, seconds=seconds)
+    except BaseException:
+        # a one-sided shipment would never pair: the run leaves both or neither
+        shutil.rmtree(content_out, ignore_errors=True)
+        raise
+    return PairResult(content=content_report, retailer=retailer_report, transcript=transcript)
 
 
 # -- clean room ------------------------------------------------------------------------------
