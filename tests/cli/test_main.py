@@ -18,3 +18,14 @@ def test_errors_are_one_unwrapped_line_with_brackets_kept(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert "[red]store.duckdb does not exist" in err
+
+
+def test_commands_register_once_however_often_main_runs(capsys):
+    from redcat.cli.main import app
+
+    for _ in range(3):
+        assert main(["version"]) == 0
+    names = [group.name for group in app.registered_groups]
+    assert len(names) == len(set(names))
+    commands = [command.name for command in app.registered_commands]
+    assert len(commands) == len(set(commands))

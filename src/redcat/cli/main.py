@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 
 import typer
@@ -31,8 +32,10 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@functools.cache
 def _register() -> None:
-    # Sub-apps register themselves here; each lives in its own module.
+    # Sub-apps register themselves here; each lives in its own module. Once per process: every
+    # registration adds commands, and Typer rebuilds all of them on each call.
     from redcat.cli import commands
 
     commands.register(app)
