@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
 from redcat import __version__
+from redcat.links.app import create_links_app
 from redcat.store.db import make_engine, session_factory, upgrade
 from redcat.web.admin import router as admin_router
 from redcat.web.api import router as api_router
@@ -21,6 +22,8 @@ from redcat.web.pages import router as page_router
 from redcat.web.service import Reports
 
 STATIC_DIR = Path(__file__).with_name("static")
+# The links service's public routes served by the dashboard (its /healthz is the dashboard's).
+LINK_PATHS = frozenset({"/l/{token}", "/postback"})
 
 # Pages load only their own scripts and styles: no CDN, no inline script execution (chart options
 # are JSON data blocks), no framing.
@@ -73,6 +76,13 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
     app.include_router(admin_router)
     app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # The 种草直达 redirect and postback answer on the dashboard's host too. Added after every
+    # dashboard route, so those win; plain Starlette routes stay out of the OpenAPI schema.
+    links = create_links_app(engine, config.settings.links)
+    app.state.links_app = links
+    for route in links.routes:
+        if getattr(route, "path", "") in LINK_PATHS:
+            app.router.routes.append(route)
     return app
 
 
