@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import duckdb
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.web.conftest import World
+from tests.web.conftest import World, bearer
 
 from redcat.links.service import create_link
 from redcat.store.db import make_engine, session_factory, session_scope
@@ -47,3 +48,54 @@ def test_dashboard_serves_the_redirect(client: TestClient, world: World) -> None
         assert client.get("/healthz").json()["status"] == "ok"
     finally:
         engine.dispose()
+
+
+def _note_of(world: World, brand: str) -> str:
+    con = duckdb.connect(str(world.config.store), read_only=True)
+    try:
+        row = con.execute("SELECT min(note_id) FROM notes WHERE brand_id = ?", [brand]).fetchone()
+    finally:
+        con.close()
+    assert row is not None and row[0] is not None
+    return str(row[0])
+
+
+def test_api_creates_and_lists_links(client: TestClient, world: World) -> None:
+    a, b = world.brands
+    headers = bearer(world, f"user_{a}")
+    body = {
+        "note_id": _note_of(world, a),
+        "retailer_id": "jd",
+        "url": "https://item.jd.com/100.html",
+    }
+    made = client.post(f"/api/v1/brands/{a}/links", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    link = made.json()
+    assert link["brand_id"] == a and link["destination"] == "https://item.jd.com/100.html"
+    token = link["url"].rsplit("/l/", 1)[1]
+    for agent in ("Mozilla/5.0 (iPhone)", "Googlebot/2.1"):
+        hop = client.get(f"/l/{token}", headers={"user-agent": agent}, follow_redirects=False)
+        assert hop.status_code == 302
+    listed = client.get(f"/api/v1/brands/{a}/links", headers=headers)
+    assert listed.status_code == 200
+    row = next(r for r in listed.json() if r["link_id"] == link["link_id"])
+    # the bot's hop is not a click; no orders yet, so conversion is 0 of 1 click
+    assert (row["clicks"], row["unique_clickers"], row["orders"]) == (1, 1, 0)
+    assert row["gmv"] == 0.0 and row["conversion_rate"] == 0.0
+    # another brand's note, an off-list host, an unknown retailer: 422, nothing created
+    bad_bodies = [
+        {**body, "note_id": _note_of(world, b)},
+        {**body, "note_id": "no-such-note"},
+        {**body, "url": "https://evil.example.com/x"},
+        {**body, "url": "http://item.jd.com/100.html"},
+        {**body, "retailer_id": "nowhere"},
+    ]
+    for bad in bad_bodies:
+        answer = client.post(f"/api/v1/brands/{a}/links", json=bad, headers=headers)
+        assert answer.status_code == 422, (bad, answer.text)
+    after = client.get(f"/api/v1/brands/{a}/links", headers=headers).json()
+    assert len(after) == len(listed.json())
+    # brand b's user neither sees nor creates brand a's links
+    other = bearer(world, f"user_{b}")
+    assert client.get(f"/api/v1/brands/{a}/links", headers=other).status_code == 404
+    assert client.post(f"/api/v1/brands/{a}/links", json=body, headers=other).status_code == 404

@@ -13,9 +13,12 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as FPath
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from redcat.engine import open_engine
 from redcat.errors import InputError, MatchError, StoreError
+from redcat.links.report import link_report
+from redcat.links.service import create_link, list_links
 from redcat.match import run_direct_match
 from redcat.report.data import ReportData
 from redcat.store import auth as store_auth
@@ -540,3 +543,145 @@ def admin_refresh(
         scopes={k: list(v) for k, v in result.scopes.items()},
         seconds=result.seconds,
     )
+
+
+class NewLink(BaseModel):
+    """A 种草直达 ad link to create under one of the brand's notes."""
+
+    note_id: str = Field(min_length=1, max_length=128)
+    retailer_id: str = Field(min_length=1, max_length=64)
+    url: str = Field(min_length=1, max_length=2048, description="https URL on an allow-listed host")
+
+
+class LinkCreated(BaseModel):
+    """A created link: its id, public URL (``/l/{token}``) and checked destination."""
+
+    link_id: str
+    brand_id: str
+    note_id: str
+    retailer_id: str
+    url: str
+    destination: str
+    created_at: str
+
+
+class LinkRow(BaseModel):
+    """One link with the link report's figures: clicks (non-bot events), unique clickers
+    (distinct address hashes), store visits, orders and GMV (currency) in the click-through
+    window, conversion rate = orders ÷ clicks (null without clicks)."""
+
+    link_id: str
+    note_id: str
+    retailer_id: str
+    url: str
+    destination: str
+    active: bool
+    clicks: int
+    unique_clickers: int
+    store_visits: int
+    orders: int
+    gmv: float
+    conversion_rate: float | None
+
+
+def _brand_of_note(request: Request, brand_id: str, note_id: str) -> str | None:
+    """Return the brand the analytics store (or, without a store, the brand's report snapshot)
+    says owns ``note_id``; None when neither knows the note."""
+    from redcat.engine.store import connect, has_table
+
+    config = get_config(request)
+    if config.store.exists():
+        try:
+            con = connect(config.store, read_only=True)
+        except Exception as exc:  # a writer holds the store's lock
+            raise HTTPException(409, f"the store is busy: {type(exc).__name__}") from None
+        try:
+            if has_table(con, "notes"):
+                row = con.execute(
+                    "SELECT brand_id FROM notes WHERE note_id = ?", [note_id]
+                ).fetchone()
+                return None if row is None else str(row[0])
+        finally:
+            con.close()
+    try:
+        notes = get_table(_reports(request).get(brand_id, ALL), "notes")
+    except (NotFound, ValueError):
+        return None
+    return brand_id if note_id in set(notes["note_id"].astype(str)) else None
+
+
+@router.post(
+    "/api/v1/brands/{brand_id}/links",
+    response_model=LinkCreated,
+    status_code=201,
+    tags=["links"],
+)
+def create_brand_link(
+    request: Request,
+    brand_id: BrandId,
+    db: Db,
+    body: NewLink,
+    csrf: Annotated[str | None, Query(max_length=100)] = None,
+) -> LinkCreated:
+    """Create a 种草直达 link under one of the brand's notes to an allow-listed retailer page.
+    422 for a note of another brand (or unknown), an unknown retailer or a destination off its
+    allow-list."""
+    check_csrf(request, csrf)
+    if _brand_of_note(request, brand_id, body.note_id) != brand_id:
+        raise HTTPException(422, f"note {body.note_id!r} is not one of this brand's notes")
+    try:
+        link = create_link(
+            db,
+            brand_id=brand_id,
+            note_id=body.note_id,
+            retailer_id=body.retailer_id,
+            url=body.url,
+            settings=get_config(request).settings.links,
+        )
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return LinkCreated(
+        link_id=link.link_id,
+        brand_id=link.brand_id,
+        note_id=link.note_id,
+        retailer_id=link.retailer_id,
+        url=link.url,
+        destination=link.destination,
+        created_at=link.created_at.isoformat(),
+    )
+
+
+def brand_links(request: Request, db: Session, brand_id: str) -> list[LinkRow]:
+    """Return ``brand_id``'s links with the link report's figures, by note and link."""
+    settings = get_config(request).settings.links
+    infos = {link.link_id: link for link in list_links(db, settings, brand_id)}
+    report = link_report(request.app.state.engine, brand_id, settings)
+    rows = []
+    for rec in records(report):
+        info = infos.get(str(rec["link_id"]))
+        if info is None:
+            continue
+        rows.append(
+            LinkRow(
+                link_id=info.link_id,
+                note_id=info.note_id,
+                retailer_id=info.retailer_id,
+                url=info.url,
+                destination=info.destination,
+                active=info.active,
+                clicks=int(rec["clicks"]),
+                unique_clickers=int(rec["unique_clickers"]),
+                store_visits=int(rec["store_visits"]),
+                orders=int(rec["orders"]),
+                gmv=float(rec["gmv"]),
+                conversion_rate=rec["conversion_rate"],
+            )
+        )
+    return rows
+
+
+@router.get("/api/v1/brands/{brand_id}/links", response_model=list[LinkRow], tags=["links"])
+def get_brand_links(request: Request, brand_id: BrandId, db: Db) -> list[LinkRow]:
+    """The brand's 种草直达 links with clicks, unique clickers, store visits, orders, GMV and
+    conversion rate."""
+    return brand_links(request, db, brand_id)
