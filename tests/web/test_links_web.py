@@ -8,11 +8,13 @@ from urllib.parse import parse_qs, urlsplit
 import duckdb
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from tests.web.conftest import World, bearer
+from tests.web.conftest import PASSWORD, World, bearer
+from tests.web.test_auth_pages import CSRF_FIELD
 
 from redcat.links.service import create_link
 from redcat.store.db import make_engine, session_factory, session_scope
 from redcat.store.links import Click
+from redcat.web.app import create_app
 
 
 def test_dashboard_serves_the_redirect(client: TestClient, world: World) -> None:
@@ -99,3 +101,54 @@ def test_api_creates_and_lists_links(client: TestClient, world: World) -> None:
     other = bearer(world, f"user_{b}")
     assert client.get(f"/api/v1/brands/{a}/links", headers=other).status_code == 404
     assert client.post(f"/api/v1/brands/{a}/links", json=body, headers=other).status_code == 404
+
+
+def test_links_page_lists_and_creates(world: World) -> None:
+    a, b = world.brands
+    app = create_app(world.config)
+    with TestClient(app, client=("10.0.9.1", 50000)) as c:
+        form = c.get("/login")
+        login_csrf = CSRF_FIELD.search(form.text)
+        assert login_csrf is not None
+        logged = c.post(
+            "/login",
+            data={
+                "username": f"user_{a}",
+                "password": PASSWORD,
+                "csrf": login_csrf.group(1),
+                "next": "/",
+            },
+            follow_redirects=False,
+        )
+        assert logged.status_code == 303
+        page = c.get(f"/b/{a}/links?lang=en")
+        assert page.status_code == 200
+        assert 'data-page="links"' in page.text and "Unique clickers" in page.text
+        assert "独立点击人" in c.get(f"/b/{a}/links?lang=zh").text
+        found = CSRF_FIELD.search(page.text)
+        assert found is not None
+        fields = {
+            "note_id": _note_of(world, a),
+            "retailer_id": "vip",
+            "url": "https://detail.vip.com/p-9.html",
+        }
+        # without the CSRF token: refused, nothing created
+        assert c.post(f"/b/{a}/links", data=fields, follow_redirects=False).status_code == 403
+        made = c.post(
+            f"/b/{a}/links", data={**fields, "csrf": found.group(1)}, follow_redirects=False
+        )
+        assert made.status_code == 303
+        assert "created=" in made.headers["location"]
+        shown = c.get(made.headers["location"])
+        assert "https://detail.vip.com/p-9.html" in shown.text
+        assert shown.text.count("data-link=") == len(c.get(f"/api/v1/brands/{a}/links").json())
+        # another brand's note is refused with the reason on the page
+        refused = c.post(
+            f"/b/{a}/links",
+            data={**fields, "note_id": _note_of(world, b), "csrf": found.group(1)},
+        )
+        assert refused.status_code == 200 and 'id="link-error"' in refused.text
+        # another brand's page and form are not found
+        assert c.get(f"/b/{b}/links").status_code == 404
+        other = c.post(f"/b/{b}/links", data={**fields, "csrf": found.group(1)})
+        assert other.status_code == 404

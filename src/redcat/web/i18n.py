@@ -24,6 +24,27 @@ WEB_TEXT: Mapping[str, tuple[str, str]] = {
     "nav_lift": ("增量", "Lift"),
     "nav_assets": ("AIPS 人群资产", "AIPS audience assets"),
     "nav_exports": ("导出", "Exports"),
+    "nav_links": ("种草直达", "Links"),
+    "links_intro": (
+        "笔记下的广告挂链：读者一键跳转到品牌店铺。点击不含机器人；转化率 = 订单 ÷ 点击；"
+        "订单与 GMV 为点击后归因窗口内零售平台回传的订单。",
+        "Ad links under notes: a reader jumps straight to the brand's shop. Clicks exclude "
+        "bots; conversion rate = orders ÷ clicks; orders and GMV are the retailers' postback "
+        "orders within the click-through window.",
+    ),
+    "links_none": ("还没有挂链。", "No links yet."),
+    "links_create": ("新建挂链", "Create a link"),
+    "links_note": ("笔记 ID", "Note id"),
+    "links_url": ("落地页（https，需在零售平台白名单内）", "Destination (https, allow-listed)"),
+    "links_link": ("挂链", "Link"),
+    "links_destination": ("落地页", "Destination"),
+    "links_clicks": ("点击", "Clicks"),
+    "links_unique": ("独立点击人", "Unique clickers"),
+    "links_visits": ("进店", "Store visits"),
+    "links_orders": ("订单", "Orders"),
+    "links_gmv": ("GMV", "GMV"),
+    "links_cvr": ("转化率", "Conversion rate"),
+    "links_created": ("已创建挂链：", "Link created: "),
     "brands": ("品牌", "Brands"),
     "retailer": ("零售平台", "Retailer"),
     "all_retailers": ("全部零售平台", "All retailers"),

@@ -63,7 +63,16 @@ from redcat.web.snapshot import ALL
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "redcat_login_csrf"
 
-PAGES: tuple[str, ...] = ("overview", "funnel", "notes", "models", "lift", "assets", "exports")
+PAGES: tuple[str, ...] = (
+    "overview",
+    "funnel",
+    "notes",
+    "models",
+    "lift",
+    "assets",
+    "links",
+    "exports",
+)
 #: Which sections a fixed page shows (by section key prefix); other sections get their own page.
 SECTION_PAGES: dict[str, tuple[str, ...]] = {"lift": ("lift",), "assets": ("aips", "asset")}
 TABLE_TABS: tuple[str, ...] = ("notes", "creators", "campaigns", "credits")
@@ -423,6 +432,8 @@ def brand_page(
             context["sections"] = _section_blocks(data, chosen, lang)
         elif page == "exports":
             context["tables"] = table_names(data)
+        elif page == "links":
+            context.update(_links_context(request, brand_id, lang, data.currency_symbol))
         if page == "funnel":
             context["views"].append(
                 memo(data, ("campaigns", lang), lambda: _view_dict(campaigns_view(data, lang)))
@@ -491,6 +502,58 @@ def _notes_context(
         "prev_href": _url(request, p=page - 1) if page > 1 else None,
         "next_href": _url(request, p=page + 1) if page < pages else None,
     }
+
+
+def _links_context(request: Request, brand_id: str, lang: Lang, currency: str) -> dict[str, Any]:
+    """The links page's rows (figures formatted like the report's cells), the retailers a link
+    may point at, and the outcome of a form post (``?created=`` or ``?error=``)."""
+    from redcat.web.api import brand_links
+
+    factory = request.app.state.sessions
+    with factory() as db:
+        rows = brand_links(request, db, brand_id)
+    return {
+        "links": [
+            {
+                **row.model_dump(),
+                "gmv_text": format_cell("gmv", row.gmv, lang, currency),
+                "cvr_text": format_cell("conversion_rate", row.conversion_rate, lang, currency),
+            }
+            for row in rows
+        ],
+        "retailer_ids": sorted(get_config(request).settings.links.allowed_hosts),
+        "created": request.query_params.get("created", "")[:300],
+        "error": request.query_params.get("error", "")[:300],
+    }
+
+
+@router.post("/b/{brand_id}/links")
+def create_link_form(
+    request: Request,
+    brand_id: str,
+    db: Db,
+    user: PageUser,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    note_id: Annotated[str, Form(max_length=128)] = "",
+    retailer_id: Annotated[str, Form(max_length=64)] = "",
+    url: Annotated[str, Form(max_length=2048)] = "",
+) -> Response:
+    """Create a 种草直达 link from the links page's form (CSRF-checked), then show the page with
+    the new link's URL or the reason it was refused."""
+    if not user.may_see(brand_id):
+        raise HTTPException(404, "no such brand")
+    check_csrf(request, csrf)
+    from redcat.web.api import NewLink, create_brand_link
+
+    page = f"/b/{brand_id}/links"
+    try:
+        body = NewLink(note_id=note_id, retailer_id=retailer_id, url=url)
+        link = create_brand_link(request, brand_id, db, body, csrf)
+    except ValueError as exc:  # pydantic's ValidationError: an empty field
+        return RedirectResponse(f"{page}?{urlencode({'error': str(exc)[:200]})}", 303)
+    except HTTPException as exc:
+        return RedirectResponse(f"{page}?{urlencode({'error': str(exc.detail)})}", 303)
+    return RedirectResponse(f"{page}?{urlencode({'created': link.url})}", status_code=303)
 
 
 @router.get("/favicon.ico")
