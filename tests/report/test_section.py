@@ -58,6 +58,17 @@ def test_table_view_formats_by_kind_and_header_override() -> None:
     assert section_table_view(lift_section().tables[0], "zh").title == "活动增量"
 
 
+def test_model_keys_show_as_model_names() -> None:
+    frame = pd.DataFrame({"model": ["last", "markov", None], "wape": [0.2, 0.5, 0.1]})
+    table = SectionTable("m", Text2("模型", "Models"), frame, ("model", "wape"))
+    assert [row[0] for row in section_table_view(table, "en").rows] == [
+        "Last touch",
+        "Markov chain",
+        "—",
+    ]
+    assert section_table_view(table, "zh").rows[0][1] == "20.0%"
+
+
 def test_bad_keys_and_columns_are_refused() -> None:
     with pytest.raises(ValueError, match="lacks column"):
         SectionTable("t", Text2("a", "a"), pd.DataFrame({"x": [1]}), ("y",))

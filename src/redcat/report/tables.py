@@ -284,10 +284,16 @@ def section_table_view(table: SectionTable, lang: Lang, symbol: str = "¥") -> T
         for c in table.columns
     )
     kinds = [table.kinds.get(c, column_kind(c)) for c in table.columns]
+
+    def cell(column: str, kind: str, value: Any) -> str:
+        if column == "model" and not is_missing(value):  # model keys read as their names
+            return model_label(str(value), lang)
+        return format_value(value, kind, lang, symbol)  # type: ignore[arg-type]
+
     rows = tuple(
         tuple(
-            format_value(value, kind, lang, symbol)  # type: ignore[arg-type]
-            for kind, value in zip(kinds, record, strict=True)
+            cell(c, kind, value)
+            for c, kind, value in zip(table.columns, kinds, record, strict=True)
         )
         for record in table.frame.loc[:, list(table.columns)].itertuples(index=False, name=None)
     )

@@ -32,21 +32,21 @@ VERSIONS: dict[str, Text2] = {
 VERSION_COLORS: dict[str, str] = {"raw": MUTED, "calibrated": PALETTE[0], "pooled": PALETTE[2]}
 
 _HEADERS: dict[str, Text2] = {
-    "model": Text2("模型", "model"),
-    "raw_orders": Text2("原始归因订单", "raw orders"),
-    "calibrated_orders": Text2("校准后订单", "calibrated orders"),
-    "pooled_orders": Text2("汇总校准后订单", "pooled calibrated orders"),
-    "raw_wape": Text2("原始 WAPE", "raw WAPE"),
-    "calibrated_wape": Text2("校准后 WAPE", "calibrated WAPE"),
-    "pooled_wape": Text2("汇总校准 WAPE", "pooled WAPE"),
-    "campaign_id": Text2("投放活动", "campaign"),
-    "measured": Text2("实测增量订单", "measured incremental orders"),
-    "measured_low": Text2("下限", "low"),
-    "measured_high": Text2("上限", "high"),
-    "target": Text2("校准目标", "target"),
-    "pooled_target": Text2("汇总校准目标", "pooled target"),
-    "raw": Text2("原始归因订单", "raw orders"),
-    "factor": Text2("校准系数", "factor"),
+    "model": Text2("模型", "Model"),
+    "raw_orders": Text2("原始归因订单", "Raw orders"),
+    "calibrated_orders": Text2("校准后订单", "Calibrated orders"),
+    "pooled_orders": Text2("汇总校准后订单", "Pooled calibrated orders"),
+    "raw_wape": Text2("原始 WAPE", "Raw WAPE"),
+    "calibrated_wape": Text2("校准后 WAPE", "Calibrated WAPE"),
+    "pooled_wape": Text2("汇总校准 WAPE", "Pooled WAPE"),
+    "campaign_id": Text2("投放活动", "Campaign"),
+    "measured": Text2("实测增量订单", "Measured incremental orders"),
+    "measured_low": Text2("下限", "Low"),
+    "measured_high": Text2("上限", "High"),
+    "target": Text2("校准目标", "Target"),
+    "pooled_target": Text2("汇总校准目标", "Pooled target"),
+    "raw": Text2("原始归因订单", "Raw orders"),
+    "factor": Text2("校准系数", "Factor"),
 }
 
 
