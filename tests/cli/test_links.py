@@ -52,3 +52,21 @@ def test_create_list_keys_report(env: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["links", "report", "--brand", "b1", "--format", "json"]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert (row["clicks"], row["orders"]) == (0, 0)
+
+
+def test_brand_without_an_account_is_refused(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Once the store holds three-party accounts, only a brand with one gets links or figures.
+    store = str(env / "store.duckdb")
+    assert main(["accounts", "add", "b1", "--store", store]) == 0
+    capsys.readouterr()
+    url = "https://detail.tmall.com/item.htm?id=1"
+    create = ["links", "create", "--retailer", "tmall", "--url", url, "--format", "json"]
+    assert main([*create, "--brand", "b2", "--note", "n2"]) == 2
+    assert "b2" in capsys.readouterr().err
+    assert main(["links", "report", "--brand", "b2", "--format", "json"]) == 2
+    assert "b2" in capsys.readouterr().err
+    assert main([*create, "--brand", "b1", "--note", "n1"]) == 0
+    [created] = json.loads(capsys.readouterr().out)
+    assert main(["links", "report", "--brand", "b1", "--format", "json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["link_id"], row["clicks"], row["orders"]) == (created["link_id"], 0, 0)

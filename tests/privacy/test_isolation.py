@@ -106,15 +106,15 @@ COMMANDS: list[tuple[str, Args, bool]] = [
     ),
     (
         "links report",
-        lambda s, out, o: ["links", "report", "--brand", "B02", "--db", o[0]],
-        False,
+        lambda s, out, o: ["links", "report", "--brand", "B02", "--db", o[0], "--store", str(s)],
+        True,
     ),
     (
         "links create (another brand's note)",
         lambda s, out, o: ["links", "create", "--brand", "B01", "--note", _b02_note(s),
                            "--retailer", "tmall", "--url", "https://detail.tmall.com/item.htm?id=1",
                            "--db", o[0], "--store", str(s)],
-        False,
+        True,
     ),
     (
         "privacy release",

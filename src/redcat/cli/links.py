@@ -49,6 +49,18 @@ def _sessions(db: str) -> tuple[Engine, sessionmaker[Session]]:
     return open_store(db)
 
 
+def _authorize(store: Path, brand_id: str) -> None:
+    """Refuse (:class:`~redcat.errors.AccessDenied`) a brand the analytics store's three-party
+    accounts do not cover; nothing to check (single-tenant, as before) without a store file."""
+    if not store.exists():
+        return
+    from redcat.engine import open_engine
+    from redcat.match.accounts import authorize
+
+    with open_engine(store, read_only=True) as engine:
+        authorize(engine, brand_id)  # the brand's three-party account scopes what it sees
+
+
 def _check_note(store: Path, brand_id: str, note_id: str) -> None:
     """Refuse a note the analytics store says belongs to another brand or does not exist; warn
     (and go on) when there is no store or notes table to check against."""
@@ -70,7 +82,10 @@ def _check_note(store: Path, brand_id: str, note_id: str) -> None:
     if row is None:
         raise InputError(f"note {note_id!r} is not in the store", field="note")
     if row[0] != brand_id:
-        raise InputError(f"note {note_id!r} belongs to another brand", field="note")
+        raise InputError(
+            f"note {note_id!r} is not a note of brand {brand_id!r}: it belongs to another brand",
+            field="note",
+        )
 
 
 @links_app.command("create")
@@ -88,6 +103,7 @@ def create_cmd(
     """Create an ad link under a note to an allow-listed retailer page; print its URL."""
     from redcat.store.db import session_scope
 
+    _authorize(store, brand)
     _check_note(store, brand, note)
     _engine, sessions = _sessions(db)
     with session_scope(sessions) as session:
@@ -146,9 +162,12 @@ def list_cmd(
 def report_cmd(
     brand: Annotated[str, typer.Option("--brand", help="Brand id.", show_default=False)],
     db: DbOption = _SETTINGS.web.ops_db,
+    store: StoreOption = DEFAULT_STORE_PATH,
     fmt: FormatOption = TableFormat.table,
 ) -> None:
-    """Clicks, unique clickers, orders, GMV and conversion rate per link of a brand."""
+    """Clicks, unique clickers, orders, GMV and conversion rate per link of a brand (refused for
+    a brand the store's three-party accounts do not cover, when the store exists)."""
+    _authorize(store, brand)
     engine, _ = _sessions(db)
     frame = link_report(engine, brand, _SETTINGS.links)
     print_frame(frame.drop(columns=["destination"]), fmt, title=f"links of {brand}")
