@@ -3,6 +3,7 @@ links API and the links page."""
 
 from __future__ import annotations
 
+import threading
 from urllib.parse import parse_qs, urlsplit
 
 import duckdb
@@ -152,3 +153,13 @@ def test_links_page_lists_and_creates(world: World) -> None:
         assert c.get(f"/b/{b}/links").status_code == 404
         other = c.post(f"/b/{b}/links", data={**fields, "csrf": found.group(1)})
         assert other.status_code == 404
+
+
+def test_shutdown_stops_the_click_log(world: World) -> None:
+    def checkpointers() -> int:
+        return sum(t.name == "redcat-links-checkpoint" for t in threading.enumerate())
+
+    before = checkpointers()
+    with TestClient(create_app(world.config)) as c:
+        assert c.get("/l/not-a-token", follow_redirects=False).status_code == 404
+    assert checkpointers() <= before

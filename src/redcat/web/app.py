@@ -3,6 +3,8 @@ snapshot reader, the API, the pages and the security headers."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -56,7 +58,16 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
     engine = make_engine(config.ops_db)
     if migrate:
         upgrade(config.ops_db, engine=engine)
+    links = create_links_app(engine, config.settings.links)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The links service's lifespan stops its click log's checkpoint thread on shutdown.
+        async with links.router.lifespan_context(links):
+            yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="redcat",
         version=__version__,
         description="Seeding-to-sales (种草 → 拔草) measurement: brand dashboard and API. "
@@ -78,7 +89,6 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The 种草直达 redirect and postback answer on the dashboard's host too. Added after every
     # dashboard route, so those win; plain Starlette routes stay out of the OpenAPI schema.
-    links = create_links_app(engine, config.settings.links)
     app.state.links_app = links
     for route in links.routes:
         if getattr(route, "path", "") in LINK_PATHS:
