@@ -215,3 +215,17 @@ def test_blinded_values_lie_in_the_prime_order_subgroup() -> None:
         if not peer_twist_test(t)
     ]
     assert twist_points and not any(ladder_is_identity(8 * ELL, t) for t in twist_points)
+
+
+def test_the_fast_square_test_agrees_with_the_pure_one() -> None:
+    import random
+
+    from redcat.match import keys
+
+    rng = random.Random(5)
+    p = 2**255 - 19
+    for _ in range(2000):
+        x = rng.randrange(p)
+        rhs = x * (x * (x + 486662) + 1)
+        assert keys._legendre_rhs(x) == keys.jacobi(rhs, p)
+    assert keys._gmp_jacobi is not None  # gmpy2 is a dependency: the fast path is the one in use

@@ -45,6 +45,11 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from redcat.errors import MatchError
 
+try:  # GMP's Jacobi symbol is ~14x faster than the pure-Python one (1.6 vs 22 µs here)
+    from gmpy2 import jacobi as _gmp_jacobi
+except ImportError:  # pragma: no cover - gmpy2 is a dependency; keep working without it
+    _gmp_jacobi = None
+
 POINT_BYTES = 32
 _HASH_TAG = b"redcat/psi/hash-to-u/v2\x00"
 # BLAKE2b personalisation (16 bytes max): separates these hashes from every other BLAKE2b use.
@@ -93,12 +98,20 @@ def jacobi(a: int, n: int) -> int:
     return sign if n == 1 else 0
 
 
+def _legendre_rhs(x: int) -> int:
+    # (u^3 + A*u^2 + u / p): 1 on the curve, -1 on the twist, 0 for u = 0
+    rhs = x * (x * (x + _A) + 1)
+    if _gmp_jacobi is not None:
+        return int(_gmp_jacobi(rhs, _P))
+    return jacobi(rhs, _P)
+
+
 def on_curve(u: bytes) -> bool:
     """Return whether the 32-byte u-coordinate (bit 255 ignored, as X25519 does) is that of a
     point of Curve25519 rather than of its quadratic twist: u^3 + A*u^2 + u is a square mod p
     (0 counts: u = 0 is the curve's point of order 2)."""
     x = (int.from_bytes(u, "little") & ((1 << 255) - 1)) % _P
-    return jacobi(x * (x * (x + _A) + 1), _P) >= 0
+    return _legendre_rhs(x) >= 0
 
 
 def hash_to_u(id_type: str, identifier: str) -> bytes:
@@ -114,7 +127,7 @@ def hash_to_u(id_type: str, identifier: str) -> bytes:
         x = int.from_bytes(digest, "little") & ((1 << 255) - 1)
         if x >= _P or x in _LOW_ORDER_U:
             continue
-        if jacobi(x * (x * (x + _A) + 1), _P) == 1:
+        if _legendre_rhs(x) == 1:
             return x.to_bytes(POINT_BYTES, "little")
     # 256 tries all failing has probability 2^-256: a broken hash, not bad luck.
     raise MatchError(f"no curve point for a {id_type} identifier after {_MAX_TRIES} tries")
