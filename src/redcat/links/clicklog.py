@@ -77,8 +77,9 @@ class ClickLog:
         synchronous: str = "NORMAL",
         cache_seconds: float = 5.0,
         checkpoint_seconds: float = 0.1,
-        # 4 MiB: under saturation the writer's own checkpoint copies at most this much inline; at
-        # 8,192 pages (32 MiB) that pause pushed p99 to 17-28 ms, at 1,024 it stays ~12 ms (bench/links.py)
+        # 4 MiB: under saturation the writer's own checkpoint copies at most this much inline;
+        # at 8,192 pages (32 MiB) that pause pushed p99 to 17-28 ms, at 1,024 it stays ~12 ms
+        # (bench/links.py)
         wal_restart_frames: int = 1024,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
