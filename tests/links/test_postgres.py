@@ -7,8 +7,6 @@ works in a fresh schema it drops afterwards, so parallel runs and other tests do
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
 import warnings
 from collections.abc import Iterator
@@ -16,58 +14,31 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import Engine, select
+from tests.pg import fresh_schema, needs_postgres
 
 from redcat.links.app import create_links_app
 from redcat.links.postback import postback_headers
 from redcat.links.report import link_report
 from redcat.links.service import add_key, create_link
 from redcat.settings import LinksSettings
-from redcat.store.db import make_engine, session_factory, session_scope, upgrade
+from redcat.store.db import session_factory, session_scope
 from redcat.store.links import Click
 
 with warnings.catch_warnings():  # Starlette 1.x nags about httpx (it prefers httpx2)
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-PG_URL = os.environ.get(
-    "REDCAT_TEST_PG_URL", "postgresql+psycopg://redcat:redcat@127.0.0.1:5432/redcat_test"
-)
 SETTINGS = LinksSettings()
 PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"
 
 
-def _reachable() -> bool:
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    try:
-        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        psycopg.connect(dsn, connect_timeout=2).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _reachable(), reason=f"no PostgreSQL at {PG_URL}")
+pytestmark = needs_postgres
 
 
 @pytest.fixture
 def pg_engine() -> Iterator[tuple[Engine, str]]:
-    schema = f"links_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(url, engine=engine)
-    try:
+    with fresh_schema("links", migrate=True) as (engine, url):
         yield engine, url
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_redirect_postback_report_on_postgres(pg_engine: tuple[Engine, str]) -> None:

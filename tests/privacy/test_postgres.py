@@ -7,56 +7,27 @@ works in a fresh schema it drops afterwards.
 
 from __future__ import annotations
 
-import os
-import secrets
 import threading
 from collections.abc import Iterator
 
 import pytest
+from tests.pg import fresh_schema, needs_postgres
 
 from redcat.errors import PrivacyBudgetExceeded
 from redcat.privacy.ledger import BudgetLedger
 from redcat.settings import PrivacySettings
-from redcat.store.db import make_engine, upgrade
+from redcat.store.db import make_engine
 
-PG_URL = os.environ.get(
-    "REDCAT_TEST_PG_URL", "postgresql+psycopg://redcat:redcat@127.0.0.1:5432/redcat_test"
-)
 SMALL = PrivacySettings(epsilon_per_period=3.0, release_epsilon={"table": 1.0, "cell": 0.25})
 
 
-def _reachable() -> bool:
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    try:
-        dsn = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        psycopg.connect(dsn, connect_timeout=2).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _reachable(), reason=f"no PostgreSQL at {PG_URL}")
+pytestmark = needs_postgres
 
 
 @pytest.fixture
 def ledger() -> Iterator[tuple[BudgetLedger, str]]:
-    schema = f"privacy_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(url, engine=engine)
-    try:
+    with fresh_schema("privacy", migrate=True) as (engine, url):
         yield BudgetLedger(engine, SMALL), url
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_concurrent_spends_on_postgres(ledger: tuple[BudgetLedger, str]) -> None:

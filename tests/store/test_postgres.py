@@ -7,53 +7,24 @@ in a fresh schema that it drops afterwards.
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, text
+from tests.pg import fresh_schema, needs_postgres
 
 from redcat.store import auth
-from redcat.store.db import current_heads, load_models, make_engine, session_factory, upgrade
+from redcat.store.db import current_heads, load_models, session_factory, upgrade
 
-PG_URL = os.environ.get(
-    "REDCAT_TEST_PG_URL", "postgresql+psycopg://redcat:redcat@127.0.0.1:5432/redcat_test"
-)
-
-
-def _reachable() -> bool:
-    try:
-        import psycopg
-    except ImportError:
-        return False
-    try:
-        psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=2).close()
-    except psycopg.Error:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _reachable(), reason=f"no PostgreSQL at {PG_URL}")
+pytestmark = needs_postgres
 
 
 @pytest.fixture
 def pg() -> Iterator[tuple[Engine, str]]:
-    schema = f"store_{secrets.token_hex(4)}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    try:
+    with fresh_schema("store", migrate=False) as (engine, url):
         yield engine, url
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_chain_to_head_matches_models_on_postgres(pg: tuple[Engine, str]) -> None:
