@@ -92,7 +92,9 @@ def short_title(title: Any, limit: int = TITLE_CHARS) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
-def _base(lang: Lang) -> Option:
+def base_option() -> Option:
+    """Return the keys every redcat chart shares: palette, font, animation, screen-reader
+    descriptions and a tooltip kept inside the chart; callers add or override the rest."""
     return {
         "color": list(PALETTE),
         "textStyle": {"fontFamily": FONT_FAMILY},
@@ -152,7 +154,7 @@ def funnel_option(data: ReportData, lang: Lang) -> Option:
             }
         )
     top = max((it["value"] for it in items), default=0.0)
-    option = _base(lang)
+    option = base_option()
     option.update(
         {
             "tooltip": {"trigger": "item", "confine": True},
@@ -238,7 +240,7 @@ def trend_option(data: ReportData, lang: Lang) -> Option:
     )
     axis_label = {"color": "#64748B"}
     split = {"lineStyle": {"color": "#EEF2F7"}}
-    option = _base(lang)
+    option = base_option()
     option.update(
         {
             "legend": {"top": 0, "icon": "roundRect", "itemWidth": 14, "itemHeight": 8},
@@ -293,7 +295,7 @@ def notes_option(data: ReportData, lang: Lang, top: int = ReportSettings.chart_n
     lang = check_lang(lang)
     shown = top_notes(data, top)
     note_ids = [str(n) for n in shown["note_id"]]
-    option = _base(lang)
+    option = base_option()
     option.update(
         {
             "note_ids": note_ids,
@@ -383,7 +385,7 @@ def models_option(data: ReportData, lang: Lang, top: int = ReportSettings.chart_
                 "data": [number(truth.get(n)) for n in note_ids],
             }
         )
-    option = _base(lang)
+    option = base_option()
     option.update(
         {
             "note_ids": note_ids,
@@ -430,7 +432,7 @@ def wape_option(data: ReportData, lang: Lang) -> Option | None:
                 },
             }
         )
-    option = _base(lang)
+    option = base_option()
     option.update(
         {
             "closest": best[0],
@@ -467,7 +469,7 @@ def model_totals_option(data: ReportData, lang: Lang) -> Option:
     used when there is no ground truth to score models against."""
     lang = check_lang(lang)
     scores = ordered_scores(data)
-    option = _base(lang)
+    option = base_option()
     option.update(
         {
             "tooltip": {"trigger": "item", "confine": True},

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from redcat.assets import ALL_STAGES, STAGES, AudienceAssets, audience_assets
-from redcat.report.charts import FONT_FAMILY, PALETTE
+from redcat.report.charts import PALETTE, base_option
 from redcat.report.fmt import fmt_date
 from redcat.report.section import LANGS, Section, SectionChart, SectionInput, SectionTable, Text2
 
@@ -42,10 +42,7 @@ def node_name(stage: str, side: Text2, lang: str) -> str:
 
 def _base() -> dict[str, Any]:
     return {
-        "color": list(PALETTE),
-        "textStyle": {"fontFamily": FONT_FAMILY},
-        "animationDuration": 600,
-        "aria": {"enabled": True},
+        **base_option(),
     }
 
 

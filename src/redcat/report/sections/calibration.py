@@ -17,7 +17,7 @@ from redcat.attribution.calibrate import (
     campaign_targets,
     note_campaign_spend,
 )
-from redcat.report.charts import FONT_FAMILY, MUTED, PALETTE, number
+from redcat.report.charts import MUTED, PALETTE, base_option, number
 from redcat.report.labels import check_lang, model_label
 from redcat.report.section import LANGS, Section, SectionChart, SectionInput, SectionTable, Text2
 
@@ -106,10 +106,7 @@ def chart_option(table: pd.DataFrame, lang: str) -> dict[str, Any]:
         )
     axis_name = "WAPE %" if with_truth else Text2("归因订单", "credited orders").get(lang)
     return {
-        "color": list(PALETTE),
-        "textStyle": {"fontFamily": FONT_FAMILY},
-        "animationDuration": 600,
-        "aria": {"enabled": True},
+        **base_option(),
         "legend": {"top": 0},
         "tooltip": {"trigger": "axis", "confine": True},
         "grid": {"left": 8, "right": 24, "top": 40, "bottom": 8, "containLabel": True},

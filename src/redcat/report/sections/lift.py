@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from redcat.lift.campaign import campaign_lift, campaign_lift_by
-from redcat.report.charts import FONT_FAMILY, MUTED, PALETTE, number
+from redcat.report.charts import MUTED, PALETTE, base_option, number
 from redcat.report.section import LANGS, Section, SectionChart, SectionInput, SectionTable, Text2
 
 TITLE = Text2("增量（随机对照组）", "Incremental lift (randomized holdouts)")
@@ -183,10 +183,7 @@ def chart_option(frame: pd.DataFrame, lang: str) -> dict[str, Any]:
         )
     ]
     return {
-        "color": list(PALETTE),
-        "textStyle": {"fontFamily": FONT_FAMILY},
-        "animationDuration": 600,
-        "aria": {"enabled": True},
+        **base_option(),
         "legend": {"top": 0},
         "tooltip": {"trigger": "item", "confine": True},
         "grid": {"left": 8, "right": 24, "top": 40, "bottom": 8, "containLabel": True},

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from redcat.attribution.roi import RoiWindow, plan_for_cycle, roi_wide, roi_windows
-from redcat.report.charts import FONT_FAMILY, MUTED, PALETTE, number
+from redcat.report.charts import MUTED, PALETTE, base_option, number
 from redcat.report.section import LANGS, Section, SectionChart, SectionInput, SectionTable, Text2
 
 TITLE = Text2("决策周期 ROI(T+x)", "Decision-cycle ROI(T+x)")
@@ -48,10 +48,7 @@ def chart_option(wide: pd.DataFrame, plan: tuple[RoiWindow, ...], lang: str) -> 
         for i, win in enumerate(plan)
     ]
     return {
-        "color": list(PALETTE),
-        "textStyle": {"fontFamily": FONT_FAMILY},
-        "animationDuration": 600,
-        "aria": {"enabled": True},
+        **base_option(),
         "legend": {"top": 0},
         "tooltip": {"trigger": "axis", "confine": True},
         "grid": {"left": 8, "right": 24, "top": 40, "bottom": 8, "containLabel": True},
