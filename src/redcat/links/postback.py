@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -179,33 +179,20 @@ def handle_postback(
         return _refuse(422, "unknown_click", "no click with this id on this retailer's links")
     if event == "visit":
         return _store_visit(session, retailer_id, click_id, row.link_id, order_ts, now, kid)
-    existing = session.scalar(
-        select(PostbackOrder.id).where(
-            PostbackOrder.retailer_id == retailer_id, PostbackOrder.order_id == order_id
-        )
+    exists = select(PostbackOrder.id).where(
+        PostbackOrder.retailer_id == retailer_id, PostbackOrder.order_id == order_id
     )
-    if existing is not None:
-        session.commit()
-        return PostbackResult(200, "duplicate", "order already stored")
-    session.add(
-        PostbackOrder(
-            retailer_id=retailer_id,
-            order_id=order_id,
-            click_id=click_id,
-            link_id=row.link_id,
-            amount=float(cast(float, amount)),  # checked above for an order
-            order_ts=order_ts,
-            received_at=now,
-            kid=kid,
-        )
+    order = PostbackOrder(
+        retailer_id=retailer_id,
+        order_id=order_id,
+        click_id=click_id,
+        link_id=row.link_id,
+        amount=float(cast(float, amount)),  # checked above for an order
+        order_ts=order_ts,
+        received_at=now,
+        kid=kid,
     )
-    try:
-        session.commit()
-    except IntegrityError:
-        # A concurrent postback of the same order won the unique constraint.
-        session.rollback()
-        return PostbackResult(200, "duplicate", "order already stored")
-    return PostbackResult(200, "stored")
+    return _store_once(session, exists, order, "order")
 
 
 def _store_visit(
@@ -217,27 +204,30 @@ def _store_visit(
     now: datetime,
     kid: str,
 ) -> PostbackResult:
-    existing = session.scalar(
-        select(PostbackVisit.id).where(
-            PostbackVisit.retailer_id == retailer_id, PostbackVisit.click_id == click_id
-        )
+    exists = select(PostbackVisit.id).where(
+        PostbackVisit.retailer_id == retailer_id, PostbackVisit.click_id == click_id
     )
-    if existing is not None:
+    visit = PostbackVisit(
+        retailer_id=retailer_id,
+        click_id=click_id,
+        link_id=link_id,
+        visit_ts=visit_ts,
+        received_at=now,
+        kid=kid,
+    )
+    return _store_once(session, exists, visit, "visit")
+
+
+def _store_once(session: Session, exists: Any, row: object, what: str) -> PostbackResult:
+    # Stored once per key: a repeat (earlier, or a concurrent one that won the unique
+    # constraint) answers 200 "duplicate" so the retailer stops retrying.
+    if session.scalar(exists) is not None:
         session.commit()
-        return PostbackResult(200, "duplicate", "visit already stored")
-    session.add(
-        PostbackVisit(
-            retailer_id=retailer_id,
-            click_id=click_id,
-            link_id=link_id,
-            visit_ts=visit_ts,
-            received_at=now,
-            kid=kid,
-        )
-    )
+        return PostbackResult(200, "duplicate", f"{what} already stored")
+    session.add(row)
     try:
         session.commit()
     except IntegrityError:
         session.rollback()
-        return PostbackResult(200, "duplicate", "visit already stored")
+        return PostbackResult(200, "duplicate", f"{what} already stored")
     return PostbackResult(200, "stored")
