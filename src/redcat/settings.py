@@ -297,10 +297,13 @@ class PrivacySettings:
     aggregation: ``max_cells_per_user`` cells (notes, days...) of one table, ``max_events_per_cell``
     events in one cell's count, ``value_bound`` currency in one cell's sum. ``epsilon_per_period``
     is a brand's differential-privacy budget per calendar month; ``release_epsilon`` the ε each
-    kind of release spends; ``confidence`` the level of the stated error bounds (0.95: the
-    released value is within the bound of the exact one with probability 95%). The bounds sit at
-    about the 99th percentile of the simulated demo world's buyers (notes per buyer, orders and
-    GMV per buyer and note), so they clip few people while keeping the noise small.
+    kind of release spends (``report``: one brand view of a whole report, split over its tables,
+    so a month's budget holds the demo's releases and about four distinct brand reports, a
+    repeated identical report costing nothing); ``confidence`` the level of the stated error
+    bounds (0.95: the released value is within the bound of the exact one with probability
+    95%). The bounds sit at about the 99th percentile of the simulated demo world's buyers (notes
+    per buyer, orders and GMV per buyer and note), so they clip few people while keeping the
+    noise small.
     """
 
     k: int = 50
@@ -309,7 +312,9 @@ class PrivacySettings:
     value_bound: float = 1000.0
     epsilon_per_period: float = 10.0
     release_epsilon: Mapping[str, float] = field(
-        default_factory=lambda: MappingProxyType({"table": 1.0, "kpi": 0.5, "cell": 0.1})
+        default_factory=lambda: MappingProxyType(
+            {"table": 1.0, "kpi": 0.5, "cell": 0.1, "report": 2.0}
+        )
     )
     confidence: float = 0.95
     # Thresholds the parties set for their own data (party → k, e.g. {"tmall": 100}); a release

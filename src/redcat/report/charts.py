@@ -510,14 +510,17 @@ def build_charts(
     data: ReportData, lang: Lang, top: int = ReportSettings.chart_notes
 ) -> dict[str, Option]:
     """Return every chart of the page by id, in page order: ``funnel``, ``trend``, ``notes``,
-    ``models`` and then ``wape`` (with ground truth) or ``model_totals`` (without)."""
+    ``models`` and then ``wape`` (with ground truth) or ``model_totals`` (without); only the
+    first three when the report withholds its models (the brand view)."""
     lang = check_lang(lang)
     charts: dict[str, Option] = {
         "funnel": funnel_option(data, lang),
         "trend": trend_option(data, lang),
         "notes": notes_option(data, lang, top),
-        "models": models_option(data, lang, top),
     }
+    if "models" in data.withheld:  # the view leaves the model comparison out
+        return charts
+    charts["models"] = models_option(data, lang, top)
     wape = wape_option(data, lang)
     if wape is not None:
         charts["wape"] = wape

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -19,12 +19,15 @@ from redcat.attribution.models import MODELS as ATTRIBUTION_MODELS
 from redcat.errors import InputError
 from redcat.funnel.metrics import KPI_KEYS as FUNNEL_KPI_KEYS
 from redcat.funnel.metrics import STAGES
-from redcat.report.section import Section
+from redcat.report.section import Section, Text2
 
 # The measurements own these names; the report shows them in this order.
 KPI_KEYS: tuple[str, ...] = FUNNEL_KPI_KEYS
 FUNNEL_STAGES: tuple[str, ...] = STAGES
 MODELS: tuple[str, ...] = ATTRIBUTION_MODELS
+
+#: Report views: ``brand`` (released through the privacy layer) and ``operator`` (exact).
+VIEWS: tuple[str, ...] = ("brand", "operator")
 
 FUNNEL_COLUMNS: tuple[str, ...] = ("stage", "users", "rate_from_previous", "rate_from_reach")
 DAILY_COLUMNS: tuple[str, ...] = (
@@ -118,6 +121,13 @@ class ReportData:
     simulated worlds. ``currency_symbol`` prefixes money amounts. ``sections`` are the further
     measurements (lift, audience assets, ...) that :mod:`redcat.report.sections` built, in order.
 
+    ``view`` says whose report it is: ``operator`` (exact figures, for the clean-room operator
+    only) or ``brand`` (figures about matched people released through the privacy layer,
+    :mod:`redcat.report.brand`). ``captions`` adds a sentence (the mode that produced a table's
+    figures) under a core table, by key: ``kpis``, ``funnel``, ``trend``, ``notes``, ``models``,
+    ``campaigns``, ``creators``; ``kpi_modes`` says per KPI key which mode produced it;
+    ``withheld`` names core tables left out of this view (``models``).
+
     Construction checks the columns and KPI keys and raises :class:`~redcat.errors.InputError`
     naming the first missing one. (``eq=False``: data frames have no single truth value.)
     """
@@ -140,8 +150,14 @@ class ReportData:
     notes_md: tuple[str, ...] = ()
     currency_symbol: str = "¥"
     sections: tuple[Section, ...] = ()
+    view: str = "operator"
+    captions: Mapping[str, Text2] = field(default_factory=dict)
+    kpi_modes: Mapping[str, Text2] = field(default_factory=dict)
+    withheld: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise InputError(f"unknown report view {self.view!r} (brand or operator)", field="view")
         missing_kpis = [key for key in KPI_KEYS if key not in self.kpis]
         if missing_kpis:
             raise InputError(f"report KPIs lack {', '.join(missing_kpis)}", field="kpis")

@@ -30,6 +30,8 @@ from redcat.report.tables import (
     model_view,
     section_views,
     top_notes_view,
+    view_caption,
+    view_label,
 )
 from redcat.settings import ReportSettings
 
@@ -190,6 +192,7 @@ def page_html(
     """
     lang = check_lang(lang)
     charts = build_charts(data, lang, top)
+    models_withheld = "models" in data.withheld
     period = text(
         "period_range", lang, start=data.period_start.isoformat(), end=data.period_end.isoformat()
     )
@@ -220,6 +223,11 @@ def page_html(
             key: Chart(f"chart-{key}", _chart_height(key, option), dumps_for_script(option))
             for key, option in charts.items()
         },
+        "view_label": view_label(data, lang),
+        "view": data.view,
+        "kpis_caption": view_caption(data, "kpis", lang),
+        "trend_caption": view_caption(data, "trend", lang),
+        "models_withheld": view_caption(data, "models", lang) if models_withheld else None,
         "has_scores": data.has_scores,
         "has_truth": data.has_truth,
         "closest_sentence": closest_sentence(data, lang),
@@ -243,6 +251,7 @@ _PLAIN_TEXT: tuple[str, ...] = (
     "retailers",
     "generated_at",
     "windows",
+    "view",
     "switch_lang",
     "section_kpis",
     "section_funnel",

@@ -123,6 +123,14 @@ TEXT: Mapping[str, tuple[str, str]] = {
         "previous one.",
     ),
     "funnel_log": ("漏斗宽度按对数刻度绘制。", "Funnel widths use a log scale."),
+    "view": ("视图", "View"),
+    "view_operator": ("精确值——仅限净室运营方", "exact — clean-room operator only"),
+    "view_brand": (
+        "品牌视图：匹配用户的数字经隐私层发布（阈值、差分隐私噪声）",
+        "brand view: figures about matched people released through the privacy layer "
+        "(thresholds, differential-privacy noise)",
+    ),
+    "mode": ("模式", "Mode"),
     "of_previous": ("环节转化", "step"),
     "of_reach": ("占曝光", "of reach"),
     "users_unit": ("{n} 人", "{n} users"),

@@ -130,21 +130,44 @@ def _frame_view(
     return TableView(key, title, cols, rows, caption, highlight)
 
 
+def view_caption(data: ReportData, key: str, lang: Lang, base: str | None = None) -> str | None:
+    """Return a core table's caption: ``base`` followed by the sentence ``data.captions`` holds
+    for ``key`` (the mode that produced its figures), either of them alone, or None."""
+    extra = data.captions.get(key)
+    parts = [p for p in (base, extra.get(lang) if extra else None) if p]
+    return " ".join(parts) if parts else None
+
+
+def view_label(data: ReportData, lang: Lang) -> str:
+    """Return which view the report is (operator: exact, for the clean-room operator only;
+    brand: released through the privacy layer), in ``lang``."""
+    return text("view_brand" if data.view == "brand" else "view_operator", lang)
+
+
 def kpi_view(data: ReportData, lang: Lang) -> TableView:
-    """Return the headline KPI table: one row per key of :data:`KPI_KEYS` (metric, value)."""
+    """Return the headline KPI table: one row per key of :data:`KPI_KEYS` (metric, value), plus
+    the mode that produced each figure when ``data.kpi_modes`` says (the brand view)."""
     lang = check_lang(lang)
+    with_modes = bool(data.kpi_modes)
     rows = tuple(
         (
             metric_label(key, lang),
             format_value(data.kpis.get(key), column_kind(key), lang, data.currency_symbol),
+            *(
+                (data.kpi_modes[key].get(lang) if key in data.kpi_modes else MISSING,)
+                if with_modes
+                else ()
+            ),
         )
         for key in KPI_KEYS
     )
     columns = (
         Column("metric", metric_label("metric", lang), "left"),
         Column("value", text("value", lang), "right"),
+        *((Column("mode", text("mode", lang), "left"),) if with_modes else ()),
     )
-    return TableView("kpis", text("section_kpis", lang), columns, rows)
+    caption = view_caption(data, "kpis", lang)
+    return TableView("kpis", text("section_kpis", lang), columns, rows, caption)
 
 
 def funnel_view(data: ReportData, lang: Lang) -> TableView:
@@ -157,7 +180,7 @@ def funnel_view(data: ReportData, lang: Lang) -> TableView:
         data.funnel_in_order(),
         ("stage", "users", "rate_from_previous", "rate_from_reach"),
         lang,
-        caption=text("funnel_hint", lang),
+        caption=view_caption(data, "funnel", lang, text("funnel_hint", lang)),
     )
 
 
@@ -173,7 +196,9 @@ def top_notes_view(data: ReportData, lang: Lang, top: int = ReportSettings.top_n
     """Return the top-notes table (:data:`TOP_NOTE_COLUMNS`) for the ``top`` notes by orders."""
     lang = check_lang(lang)
     shown = top_notes(data, top)
-    caption = text("top_n_of", lang, n=len(shown), total=len(data.notes))
+    caption = view_caption(
+        data, "notes", lang, text("top_n_of", lang, n=len(shown), total=len(data.notes))
+    )
     return _frame_view(
         data,
         "notes",
@@ -252,6 +277,7 @@ def campaigns_view(data: ReportData, lang: Lang) -> TableView:
         frame,
         (*columns, "orders", "gmv", "roi"),
         lang,
+        caption=view_caption(data, "campaigns", lang),
     )
 
 
@@ -268,6 +294,7 @@ def creators_view(data: ReportData, lang: Lang) -> TableView:
         frame,
         ("creator_id", "notes", "reach", "back_search_users", "visitors", "orders", "gmv", "spend"),
         lang,
+        caption=view_caption(data, "creators", lang),
     )
 
 
@@ -307,7 +334,8 @@ def section_views(section: Section, lang: Lang, symbol: str = "¥") -> tuple[Tab
 
 
 def header_line(data: ReportData, lang: Lang) -> str:
-    """Return the one-line report header: brand, period, retailers and generation time."""
+    """Return the one-line report header: brand, period, retailers, generation time and the
+    view (exact operator view, or the brand view released through the privacy layer)."""
     lang = check_lang(lang)
     period = text(
         "period_range", lang, start=data.period_start.isoformat(), end=data.period_end.isoformat()
@@ -318,6 +346,7 @@ def header_line(data: ReportData, lang: Lang) -> str:
         f"{text('period', lang)}{sep}{period}",
         f"{text('retailers', lang)}{sep}{', '.join(data.retailers) or MISSING}",
         f"{text('generated_at', lang)}{sep}{fmt_datetime(data.generated_at)}",
+        f"{text('view', lang)}{sep}{view_label(data, lang)}",
     ]
     return " · ".join(parts)
 
@@ -350,9 +379,14 @@ def render_tables(
         out.append(rich_table(view, with_caption=False))
         if view.caption:
             out.append(Text(view.caption, style="dim"))
-    # the model caption is the closest-model sentence, printed plainly, not dimmed
-    out.append(rich_table(model_view(data, lg), with_caption=False))
-    out.append(Text(closest_sentence(data, lg), style="bold" if data.has_scores else "yellow"))
+    if "models" in data.withheld:
+        withheld = data.captions.get("models")
+        out.append(Text(text("section_models", lg), style="bold"))
+        out.append(Text(withheld.get(lg) if withheld else MISSING, style="yellow"))
+    else:
+        # the model caption is the closest-model sentence, printed plainly, not dimmed
+        out.append(rich_table(model_view(data, lg), with_caption=False))
+        out.append(Text(closest_sentence(data, lg), style="bold" if data.has_scores else "yellow"))
     for section in data.sections:
         out.append(Text(section.title.get(lg), style="bold underline"))
         for view in section_views(section, lg, data.currency_symbol):
@@ -378,7 +412,10 @@ def frames_for_csv(data: ReportData) -> dict[str, pd.DataFrame]:
     """Return the raw frames to export, by table name (:data:`CSV_TABLES` order): ``kpis`` as
     (metric, value) rows in :data:`KPI_KEYS` order (None becomes NaN), the other frames as given,
     ``truth`` only when ground truth exists, then every section table as
-    ``<section>_<table>``. Values are unformatted; money in currency units."""
+    ``<section>_<table>``. Values are unformatted; money in currency units. When the report
+    says which mode produced each KPI (the brand view), ``kpis`` has a ``mode`` column
+    (English); tables the view withholds (``credits`` and ``model_scores`` when the models are
+    withheld) are not exported."""
     kpis = pd.DataFrame(
         {
             "metric": list(KPI_KEYS),
@@ -388,6 +425,8 @@ def frames_for_csv(data: ReportData) -> dict[str, pd.DataFrame]:
             ],
         }
     )
+    if data.kpi_modes:
+        kpis["mode"] = [data.kpi_modes[k].en if k in data.kpi_modes else "" for k in KPI_KEYS]
     frames: dict[str, pd.DataFrame] = {
         "kpis": kpis,
         "funnel": data.funnel_in_order(),
@@ -398,6 +437,8 @@ def frames_for_csv(data: ReportData) -> dict[str, pd.DataFrame]:
         "credits": data.credits,
         "model_scores": data.model_scores,
     }
+    if "models" in data.withheld:
+        del frames["credits"], frames["model_scores"]
     if data.truth is not None:
         frames["truth"] = data.truth
     for section in data.sections:

@@ -208,16 +208,22 @@ def build_privacy_section(inp: SectionInput) -> Section | None:
             ),
             sample_table,
             _totals_table(totals, k),
-            SectionTable(
-                "budget",
-                Text2("隐私预算", "Privacy budget"),
-                budget,
-                ("item", "value"),
-                headers=_HEADERS,
-                kinds={"item": "text", "value": "text"},
-            ),
+            budget_table(budget),
         ),
         notes=_notes(released, inp),
+    )
+
+
+def budget_table(budget: pd.DataFrame) -> SectionTable:
+    """Return the privacy budget table of a section: ``budget`` has text columns ``item`` and
+    ``value`` (ledger, period, ε spent and left...)."""
+    return SectionTable(
+        "budget",
+        Text2("隐私预算", "Privacy budget"),
+        budget,
+        ("item", "value"),
+        headers=_HEADERS,
+        kinds={"item": "text", "value": "text"},
     )
 
 
