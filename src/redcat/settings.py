@@ -206,6 +206,8 @@ class MatchSettings:
     keepalive every ``keepalive_s``, so silence means a stalled peer or a dead link);
     ``run_timeout_s``: a whole run; ``max_message_bytes``: the largest frame accepted from a peer
     (a 1M-identifier reply is 64 MB; the default admits 10M identifiers per side).
+    ``spu_python``: the interpreter with SecretFlow SPU for ``--backend spu`` (its own environment,
+    numpy < 2; the environment variable ``REDCAT_SPU_PYTHON`` overrides it).
     """
 
     connect_timeout_s: float = 10.0
@@ -215,6 +217,7 @@ class MatchSettings:
     keepalive_s: float = 5.0
     run_timeout_s: float = 4 * 3600.0
     max_message_bytes: int = 700_000_000
+    spu_python: str | None = None
 
     def __post_init__(self) -> None:
         for name in (

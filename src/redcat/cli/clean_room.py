@@ -26,7 +26,7 @@ from redcat.ingest.contract import Party
 from redcat.ingest.discover import check_retailer_id
 from redcat.match.alliance import load_person_secret
 from redcat.match.idfile import IdFile
-from redcat.match.psi import PsiParty, Role
+from redcat.match.psi import MatchParty, PartyFactory, PsiParty, Role
 from redcat.match.report import match_report_frame
 from redcat.match.ship import USER_TABLES, PartyExport, ShipReport, load_shipments, ship
 from redcat.match.transport import NetMatch
@@ -157,9 +157,10 @@ def run_input_party(
     *,
     workers: int | None,
     person_secret: Path | None,
-    run: Callable[[PsiParty, Callable[[str], None]], NetMatch],
+    run: Callable[[MatchParty, Callable[[str], None]], NetMatch],
     ids: IdFile | None = None,
     progress: Callable[[str], None] = lambda _text: None,
+    make_party: PartyFactory | None = None,
 ) -> ShippedRun:
     """Validate the export ``directory``, run PSI over its users with ``run`` (the transport)
     and write the shipment folder ``out`` for the clean room (``redcat match load``).
@@ -168,7 +169,8 @@ def run_input_party(
     retailer after the peer, whose certificate must carry that name, and keys its people with
     the secret in ``person_secret`` (created on first use; the same file for every retailer).
     With ``ids`` the users are matched on its identifier types (a waterfall) instead of their
-    ``user_key``. Nothing is written unless the run succeeds. Raises :class:`ConfigError` or
+    ``user_key``. ``make_party`` builds the PSI party (default: the built-in protocol with
+    ``workers``). Nothing is written unless the run succeeds. Raises :class:`ConfigError` or
     :class:`MatchError`."""
     kind = export_kind(directory)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -190,9 +192,13 @@ def run_input_party(
     progress(f"validating the {kind} export in {directory}")
     with PartyExport(kind, directory, party_name if kind == "retailer" else None) as export:
         if ids is None:
-            party = export.psi_party(role, workers=workers)
+            people, types = export.people()
         else:
-            party = export.psi_party(role, identifiers=ids.people, types=ids.types, workers=workers)
+            people, types = export.people(ids.people, ids.types)
+        if make_party is None:
+            party: MatchParty = PsiParty(role, people, types=types, workers=workers)
+        else:
+            party = make_party(role, people, types)
         prepared = time.monotonic() - t0
         net = run(party, progress)
         peer = None

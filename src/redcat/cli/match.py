@@ -2,7 +2,9 @@
 
 ``match run`` joins inside one store (the spine's direct protocol); ``match serve`` and
 ``match connect`` run private set intersection between two party processes over mutual TLS
-(:mod:`redcat.match.transport`); ``match certs`` writes throwaway certificates for trials.
+(:mod:`redcat.match.transport`), with the built-in protocol (:mod:`redcat.match.psi`) or, with
+``--backend spu``, SecretFlow SPU's RR22 (:mod:`redcat.match.spu`); ``match certs`` writes
+throwaway certificates for trials.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -38,7 +41,8 @@ from redcat.match.idfile import (
     read_ids,
     write_matches,
 )
-from redcat.match.psi import PsiParty, Role
+from redcat.match.psi import MatchParty, PartyFactory, PsiParty, Role
+from redcat.match.spu import SpuParty
 from redcat.match.transport import (
     NetMatch,
     TlsFiles,
@@ -136,6 +140,44 @@ TimeoutOpt = Annotated[
 ]
 
 
+class Backend(StrEnum):
+    """Which protocol computes the intersections."""
+
+    builtin = "builtin"
+    spu = "spu"
+
+
+BackendOpt = Annotated[
+    Backend,
+    typer.Option(
+        "--backend",
+        help="builtin: redcat's ECDH-PSI over X25519; spu: SecretFlow SPU's RR22 (faster; needs "
+        "SPU in its own environment, named by REDCAT_SPU_PYTHON). Both sides must give the same.",
+    ),
+]
+SpuPortOpt = Annotated[
+    int,
+    typer.Option(
+        "--spu-port",
+        help="--backend spu: this side's port for SPU's own link (the peer must reach it at the "
+        "address it sees this side at; 0 picks a free one).",
+        min=0,
+        max=65535,
+    ),
+]
+
+
+def party_factory(
+    backend: Backend, workers: int | None, spu_port: int, settings: MatchSettings
+) -> PartyFactory:
+    """Return how to build this side's PSI party for ``backend``."""
+    if backend is Backend.spu:
+        return lambda role, people, types: SpuParty(
+            role, people, types=types, link_port=spu_port, settings=settings
+        )
+    return lambda role, people, types: PsiParty(role, people, types=types, workers=workers)
+
+
 def _settings(idle_timeout: float | None) -> MatchSettings:
     base = Settings().match
     if idle_timeout is None:
@@ -165,8 +207,8 @@ def _run_party(
     id_col: str,
     id_types: list[str] | None,
     out: Path,
-    workers: int | None,
-    run: Callable[[PsiParty, Callable[[str], None]], NetMatch],
+    make_party: PartyFactory,
+    run: Callable[[MatchParty, Callable[[str], None]], NetMatch],
 ) -> None:
     """Read ``ids``, run the PSI with ``run``, write ``out`` after the closing ack (or remove
     it and any partial file when the run fails) and print the summary."""
@@ -176,7 +218,7 @@ def _run_party(
     t0 = time.monotonic()
     with _status(f"reading {ids}") as say:
         data = read_ids(ids, id_col, columns)
-        party = PsiParty(role, data.people, types=data.types, workers=workers)
+        party = make_party(role, data.people, data.types)
         prepared = time.monotonic() - t0
 
         def progress(text: str) -> None:
@@ -201,7 +243,8 @@ def _dispatch(
     out: Path,
     workers: int | None,
     person_secret: Path | None,
-    run: Callable[[PsiParty, Callable[[str], None]], NetMatch],
+    make_party: PartyFactory,
+    run: Callable[[MatchParty, Callable[[str], None]], NetMatch],
 ) -> None:
     """Run with --ids (a match file out) or --input (a shipment folder out; an --ids file
     beside it gives the export's users' identifiers for a waterfall)."""
@@ -209,7 +252,7 @@ def _dispatch(
         raise ConfigError("give --ids FILE, --input DIR, or both (--ids then names identifiers)")
     if input_dir is None:
         assert ids is not None
-        _run_party(role, party_name, ids, id_col, id_types, out, workers, run)
+        _run_party(role, party_name, ids, id_col, id_types, out, make_party, run)
         return
     if id_types and ids is None:
         raise ConfigError("--id-type needs --ids: the file holding those identifiers")
@@ -226,6 +269,7 @@ def _dispatch(
             run=run,
             ids=id_file,
             progress=lambda text: say(f"[bold]{party_name}[/]: {text}"),
+            make_party=make_party,
         )
     console.print(summary_table(done.net, done.rows, done.prepare_s, out))
     console.print(shipment_table(done.shipment))
@@ -280,6 +324,8 @@ def match_serve(
     peer_name: PeerNameOpt = None,
     workers: WorkersOpt = None,
     idle_timeout: TimeoutOpt = None,
+    backend: BackendOpt = Backend.builtin,
+    spu_port: SpuPortOpt = 0,
 ) -> None:
     """Wait for one peer on --listen and run private set intersection with it (this side is
     the PSI responder); write the shared people's match_keys to --out."""
@@ -287,7 +333,7 @@ def match_serve(
     settings = _settings(idle_timeout)
     tls = TlsFiles(cert, key, ca)
 
-    def run(p: PsiParty, progress: Callable[[str], None]) -> NetMatch:
+    def run(p: MatchParty, progress: Callable[[str], None]) -> NetMatch:
         return serve_psi(
             p,
             address,
@@ -299,7 +345,10 @@ def match_serve(
             progress=progress,
         )
 
-    _dispatch("responder", party, ids, input_dir, id_col, id_type, out, workers, person_secret, run)
+    make = party_factory(backend, workers, spu_port, settings)
+    _dispatch(
+        "responder", party, ids, input_dir, id_col, id_type, out, workers, person_secret, make, run
+    )
 
 
 @match_app.command("connect")
@@ -318,6 +367,8 @@ def match_connect(
     peer_name: PeerNameOpt = None,
     workers: WorkersOpt = None,
     idle_timeout: TimeoutOpt = None,
+    backend: BackendOpt = Backend.builtin,
+    spu_port: SpuPortOpt = 0,
 ) -> None:
     """Connect to a serving peer and run private set intersection with it (this side is the
     PSI initiator); write the shared people's match_keys to --out."""
@@ -325,7 +376,7 @@ def match_connect(
     settings = _settings(idle_timeout)
     tls = TlsFiles(cert, key, ca)
 
-    def run(p: PsiParty, progress: Callable[[str], None]) -> NetMatch:
+    def run(p: MatchParty, progress: Callable[[str], None]) -> NetMatch:
         return connect_psi(
             p,
             address,
@@ -336,7 +387,10 @@ def match_connect(
             progress=progress,
         )
 
-    _dispatch("initiator", party, ids, input_dir, id_col, id_type, out, workers, person_secret, run)
+    make = party_factory(backend, workers, spu_port, settings)
+    _dispatch(
+        "initiator", party, ids, input_dir, id_col, id_type, out, workers, person_secret, make, run
+    )
 
 
 @match_app.command("certs")

@@ -39,9 +39,9 @@ Anything else raises :class:`redcat.errors.MatchError`.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from redcat.errors import MatchError
 from redcat.match.keys import (
@@ -205,6 +205,100 @@ class PsiResult:
         return {s.id_type: (s.people_matched / total if total else 0.0) for s in self.stages}
 
 
+@dataclass(frozen=True)
+class PeopleIndex:
+    """A side's identifiers after normalization: per type (waterfall order), each normalized
+    identifier -> its owners (``user_key`` s, first-seen order); what was rejected; and how many
+    entries were duplicates of an identifier already present (same type and normalized value)."""
+
+    owners: dict[str, dict[str, list[str]]]
+    rejected: tuple[Rejection, ...]
+    duplicates: int
+
+
+def check_types(types: Sequence[str]) -> tuple[str, ...]:
+    """Return ``types`` as a tuple; raise :class:`MatchError` unless they are distinct names
+    among :data:`redcat.match.normalize.ID_TYPES` (at least one)."""
+    bad = [t for t in types if t not in ID_TYPES]
+    if bad or not types or len(set(types)) != len(types):
+        raise MatchError(
+            f"identifier types must be distinct names among {', '.join(ID_TYPES)}; got {types}"
+        )
+    return tuple(types)
+
+
+def index_people(people: Mapping[str, Mapping[str, object]], types: Sequence[str]) -> PeopleIndex:
+    """Normalize every person's identifiers of ``types`` (None = absent) and collapse duplicates;
+    an identifier of another type or one :func:`redcat.match.normalize.normalize` rejects is
+    recorded as a :class:`Rejection`, never an error."""
+    owners: dict[str, dict[str, list[str]]] = {t: {} for t in types}
+    rejected: list[Rejection] = []
+    duplicates = 0
+    for user_key, ids in people.items():
+        for id_type, raw in ids.items():
+            if raw is None:
+                continue
+            if id_type not in owners:
+                rejected.append(
+                    Rejection(str(user_key), str(id_type), "type not in this run's waterfall")
+                )
+                continue
+            try:
+                value = normalize(id_type, raw)
+            except Rejected as exc:
+                rejected.append(Rejection(str(user_key), id_type, exc.reason))
+                continue
+            found = owners[id_type].setdefault(value, [])
+            if found:
+                duplicates += 1
+            if user_key not in found:
+                found.append(user_key)
+    return PeopleIndex(owners, tuple(rejected), duplicates)
+
+
+def pending_identifiers(
+    owners: Mapping[str, Sequence[str]], matched: Mapping[str, object]
+) -> list[str]:
+    """Return the identifiers (keys of ``owners``) of which some owner is not yet in
+    ``matched``: what a waterfall stage sends after the earlier stages."""
+    return [value for value, who in owners.items() if any(o not in matched for o in who)]
+
+
+class MatchParty(Protocol):
+    """What the network transport (:mod:`redcat.match.transport`) drives: one side of a PSI run,
+    fed and read through byte messages. :class:`PsiParty` (the built-in protocol) and
+    :class:`redcat.match.spu.SpuParty` (SecretFlow SPU's RR22) implement it."""
+
+    role: Role
+    types: tuple[str, ...]
+    protocol: str
+    done: bool
+
+    def first_message(self) -> bytes:
+        """The initiator's opening message."""
+        ...
+
+    def receive(self, data: bytes) -> bytes | None:
+        """Take the peer's message; return the reply, or None when this side is finished."""
+        ...
+
+    def result(self) -> PsiResult:
+        """This side's outcome once :attr:`done`."""
+        ...
+
+    def attach_network(self, local_host: str, peer_host: str) -> None:
+        """Learn this side's and the peer's IP address on the connection (before any message)."""
+        ...
+
+    def close(self) -> None:
+        """Release workers and temporary files."""
+        ...
+
+
+# Builds one side of a run from (role, people, types): how the CLI picks a backend.
+PartyFactory = Callable[[Role, Mapping[str, Mapping[str, object]], Sequence[str]], MatchParty]
+
+
 @dataclass
 class _Stage:
     id_type: str
@@ -224,6 +318,8 @@ class PsiParty:
     ``parallel_min`` values. Close it (or use ``with``) to stop the worker pool early.
     """
 
+    protocol = PROTOCOL
+
     def __init__(
         self,
         role: Role,
@@ -236,21 +332,16 @@ class PsiParty:
     ) -> None:
         if role not in ("initiator", "responder"):
             raise MatchError(f"PSI role must be 'initiator' or 'responder', not {role!r}")
-        bad = [t for t in types if t not in ID_TYPES]
-        if bad or not types or len(set(types)) != len(types):
-            raise MatchError(
-                f"identifier types must be distinct names among {', '.join(ID_TYPES)}; got {types}"
-            )
         self.role: Role = role
-        self.types = tuple(types)
+        self.types = check_types(types)
         self.max_set_size = max_set_size
-        self._blinder = Blinder(new_secret(), workers=workers, parallel_min=parallel_min)
         self._people = len(people)
-        self._rejected: list[Rejection] = []
-        self._duplicates = 0
+        index = index_people(people, self.types)
+        self._rejected = list(index.rejected)
+        self._duplicates = index.duplicates
         # per type: normalized identifier -> its owners (user_keys), in first-seen order
-        self._owners: dict[str, dict[str, list[str]]] = {t: {} for t in self.types}
-        self._normalize_all(people)
+        self._owners = index.owners
+        self._blinder = Blinder(new_secret(), workers=workers, parallel_min=parallel_min)
         self._matched: dict[str, MatchedPerson] = {}
         self._stages: list[_Stage] = []
         self._peer_doubled: set[bytes] = set()  # the peer's current-stage values, blinded again
@@ -279,27 +370,6 @@ class PsiParty:
             parallel_min=parallel_min,
             max_set_size=max_set_size,
         )
-
-    def _normalize_all(self, people: Mapping[str, Mapping[str, object]]) -> None:
-        for user_key, ids in people.items():
-            for id_type, raw in ids.items():
-                if raw is None:
-                    continue
-                if id_type not in self._owners:
-                    self._rejected.append(
-                        Rejection(str(user_key), str(id_type), "type not in this run's waterfall")
-                    )
-                    continue
-                try:
-                    value = normalize(id_type, raw)
-                except Rejected as exc:
-                    self._rejected.append(Rejection(str(user_key), id_type, exc.reason))
-                    continue
-                owners = self._owners[id_type].setdefault(value, [])
-                if owners:
-                    self._duplicates += 1
-                if user_key not in owners:
-                    owners.append(user_key)
 
     # -- protocol steps ------------------------------------------------------------------------
 
@@ -411,11 +481,7 @@ class PsiParty:
     def _open_stage(self, index: int) -> list[bytes]:
         """Blind this side's identifiers of stage ``index`` (people still unmatched), sorted."""
         id_type = self.types[index]
-        pending = [
-            value
-            for value, owners in self._owners[id_type].items()
-            if any(o not in self._matched for o in owners)
-        ]
+        pending = pending_identifiers(self._owners[id_type], self._matched)
         if len(pending) > self.max_set_size:
             raise MatchError(
                 f"{len(pending)} {id_type} identifiers exceed the limit of {self.max_set_size}"
@@ -465,6 +531,9 @@ class PsiParty:
         self._expect = None
         self.close()
 
+    def attach_network(self, local_host: str, peer_host: str) -> None:
+        """Nothing to do: every message of this protocol goes over the transport itself."""
+
     def close(self) -> None:
         """Stop the worker processes (a finished or failed run does this itself)."""
         self._blinder.close()
@@ -505,7 +574,7 @@ class Transcript:
     responder_bytes: int
 
 
-def run_in_process(initiator: PsiParty, responder: PsiParty) -> Transcript:
+def run_in_process(initiator: MatchParty, responder: MatchParty) -> Transcript:
     """Run a whole PSI between two local parties; return the transcript (results: each party's
     :meth:`PsiParty.result`). Raises :class:`MatchError` as the parties do."""
     messages = [initiator.first_message()]

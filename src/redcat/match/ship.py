@@ -242,6 +242,24 @@ class PartyExport:
         rows = self.con.execute(f"SELECT DISTINCT user_key FROM ({union}) ORDER BY 1").fetchall()
         return [str(r[0]) for r in rows]
 
+    def people(
+        self,
+        identifiers: Mapping[str, Mapping[str, object]] | None = None,
+        types: Sequence[str] = ("user_key",),
+    ) -> tuple[dict[str, Mapping[str, object]], tuple[str, ...]]:
+        """Return the PSI input over this export's users (:meth:`user_keys`): ``user_key`` ->
+        identifiers by type, and the types in waterfall order.
+
+        Without ``identifiers`` each user is matched on its ``user_key``. With them (``user_key``
+        -> identifier type -> raw value, e.g. read from an ids file) users are matched on
+        ``types`` in waterfall order; a user the mapping lacks still counts among the people
+        but cannot match, and the mapping's people outside the export are left out (they have
+        no rows to ship)."""
+        users = self.user_keys()
+        if identifiers is None:
+            return {u: {"user_key": u} for u in users}, ("user_key",)
+        return {u: identifiers.get(u, {}) for u in users}, tuple(types)
+
     def psi_party(
         self,
         role: Role,
@@ -251,19 +269,8 @@ class PartyExport:
         workers: int | None = None,
         parallel_min: int = 20_000,
     ) -> PsiParty:
-        """Return a PSI party over this export's users (:meth:`user_keys`).
-
-        Without ``identifiers`` each user is matched on its ``user_key``. With them (``user_key``
-        -> identifier type -> raw value, e.g. read from an ids file) users are matched on
-        ``types`` in waterfall order; a user the mapping lacks still counts among the people
-        but cannot match, and the mapping's people outside the export are left out (they have
-        no rows to ship)."""
-        users = self.user_keys()
-        if identifiers is None:
-            return PsiParty.from_identifiers(
-                role, users, "user_key", workers=workers, parallel_min=parallel_min
-            )
-        people = {u: identifiers.get(u, {}) for u in users}
+        """Return a built-in PSI party over :meth:`people` (same arguments)."""
+        people, types = self.people(identifiers, types)
         return PsiParty(role, people, types=types, workers=workers, parallel_min=parallel_min)
 
     def _loaded(self, table: str) -> int:

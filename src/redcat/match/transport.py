@@ -10,7 +10,8 @@ Every frame is ``u8 kind | u32 payload length | payload`` (big-endian):
 - ``HELLO``: JSON ``{transport, protocol, party, role, types, max_message_bytes}``, sent by both
   sides first; each checks the other's transport version, PSI protocol, identifier types and that
   the roles differ, and learns the largest frame the peer accepts;
-- ``PSI``: one :mod:`redcat.match.psi` message, verbatim;
+- ``PSI``: one message of the party's protocol (:mod:`redcat.match.psi`, or the control
+  messages of :mod:`redcat.match.spu`), verbatim;
 - ``ERROR``: UTF-8 reason; the sender ends the run, the receiver raises :class:`PeerError`;
 - ``ACK``: closing acknowledgement (empty). When the PSI is done (the initiator has checked the
   responder's confirmation), the initiator sends ACK and the responder answers ACK: only then does
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from redcat.errors import ConfigError, MatchError
-from redcat.match.psi import PROTOCOL, PsiParty, PsiResult
+from redcat.match.psi import MatchParty, PsiResult
 from redcat.settings import MatchSettings
 
 TRANSPORT = "redcat-match-tls/1"
@@ -372,11 +373,11 @@ def _keepalive(channel: Channel) -> Iterator[None]:
 # -- hello ---------------------------------------------------------------------------------------
 
 
-def _hello(party: PsiParty, name: str, settings: MatchSettings) -> bytes:
+def _hello(party: MatchParty, name: str, settings: MatchSettings) -> bytes:
     return json.dumps(
         {
             "transport": TRANSPORT,
-            "protocol": PROTOCOL,
+            "protocol": party.protocol,
             "party": name,
             "role": party.role,
             "types": list(party.types),
@@ -385,7 +386,7 @@ def _hello(party: PsiParty, name: str, settings: MatchSettings) -> bytes:
     ).encode()
 
 
-def _check_hello(payload: bytes, party: PsiParty) -> tuple[str, int]:
+def _check_hello(payload: bytes, party: MatchParty) -> tuple[str, int]:
     """Return the peer's party name and frame limit; raise MatchError if it cannot run with us."""
     try:
         hello = json.loads(payload.decode("utf-8"))
@@ -398,10 +399,11 @@ def _check_hello(payload: bytes, party: PsiParty) -> tuple[str, int]:
             f"protocol version mismatch: peer speaks {str(hello.get('transport'))[:64]!r}, "
             f"this side {TRANSPORT!r}; both parties must run compatible redcat versions"
         )
-    if hello.get("protocol") != PROTOCOL:
+    if hello.get("protocol") != party.protocol:
         raise MatchError(
             f"protocol version mismatch: peer runs PSI {str(hello.get('protocol'))[:64]!r}, "
-            f"this side {PROTOCOL!r}"
+            f"this side {party.protocol!r} (both sides must run the same --backend and "
+            "compatible redcat versions)"
         )
     other = "responder" if party.role == "initiator" else "initiator"
     if hello.get("role") != other:
@@ -445,7 +447,7 @@ def _send_psi(channel: Channel, message: bytes, progress: Progress | None) -> No
     channel.send(PSI, message)
 
 
-def _drive(channel: Channel, party: PsiParty, progress: Progress | None) -> None:
+def _drive(channel: Channel, party: MatchParty, progress: Progress | None) -> None:
     """Run the PSI messages and the closing ack; on return ``party`` holds its result."""
     if party.role == "initiator":
         _say(progress, "hashing and blinding this side's identifiers")
@@ -475,7 +477,7 @@ def _drive(channel: Channel, party: PsiParty, progress: Progress | None) -> None
 
 def _session(
     sock: ssl.SSLSocket,
-    party: PsiParty,
+    party: MatchParty,
     name: str,
     settings: MatchSettings,
     address: str,
@@ -503,6 +505,8 @@ def _session(
             channel.send(HELLO, hello, timeout=wait)
         channel.peer = f"{peer!r} ({address})"
         _say(progress, f"connected to {channel.peer}, certificate {', '.join(names)}")
+        # A backend with a link of its own (SPU) dials the peer at the address it connected from.
+        party.attach_network(str(sock.getsockname()[0]), str(sock.getpeername()[0]))
         _drive(channel, party, progress)
         result = party.result()
     except PeerError:
@@ -551,7 +555,7 @@ def _wrap(
 
 
 def serve_psi(
-    party: PsiParty,
+    party: MatchParty,
     listen: tuple[str, int],
     tls: TlsFiles,
     *,
@@ -600,7 +604,7 @@ def serve_psi(
 
 
 def connect_psi(
-    party: PsiParty,
+    party: MatchParty,
     peer: tuple[str, int],
     tls: TlsFiles,
     *,
