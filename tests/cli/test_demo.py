@@ -29,6 +29,10 @@ def test_demo_end_to_end(tmp_path, capsys):
     text = capsys.readouterr().out
     assert code == 0, text
     assert "Attribution vs causal truth across 2 brands" in text
+    # the demo is the operator's and says which view it prints
+    flat = " ".join(text.split())  # the terminal wraps long lines
+    assert "Below: the operator view — exact figures, for the clean-room operator only" in flat
+    assert "View: exact — clean-room operator only" in flat
     assert re.search(r"Closest to causal truth: \S.* \(WAPE [\d.]+%\)", text)
     for model in (
         "First touch",

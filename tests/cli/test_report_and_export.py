@@ -21,7 +21,8 @@ def store(tmp_path):
 
 
 def test_report_csv_prints_the_notes_table(store, capsys):
-    assert main(["report", "--brand", "B1", "--format", "csv", "--store", str(store)]) == 0
+    args = ["report", "--brand", "B1", "--format", "csv", "--view", "operator"]
+    assert main([*args, "--store", str(store)]) == 0
     notes = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert notes["note_id"].tolist() == ["n1", "n2"]
     assert notes["orders"].tolist() == [1, 1]
@@ -32,7 +33,19 @@ def test_report_csv_folder_holds_every_table(store, tmp_path, capsys):
     out = tmp_path / "csv"
     assert (
         main(
-            ["report", "--brand", "B1", "--format", "csv", "--out", str(out), "--store", str(store)]
+            [
+                "report",
+                "--brand",
+                "B1",
+                "--format",
+                "csv",
+                "--view",
+                "operator",
+                "--out",
+                str(out),
+                "--store",
+                str(store),
+            ]
         )
         == 0
     )
@@ -140,6 +153,8 @@ def test_category_decision_cycle_sets_the_funnel_window(store, tmp_path, capsys)
                     str(out),
                     "--store",
                     str(store),
+                    "--view",
+                    "operator",
                     *extra,
                 ]
             )
@@ -159,7 +174,19 @@ def test_creator_and_campaign_tables_carry_credits(store, tmp_path, capsys):
     out = tmp_path / "csv"
     assert (
         main(
-            ["report", "--brand", "B1", "--format", "csv", "--out", str(out), "--store", str(store)]
+            [
+                "report",
+                "--brand",
+                "B1",
+                "--format",
+                "csv",
+                "--view",
+                "operator",
+                "--out",
+                str(out),
+                "--store",
+                str(store),
+            ]
         )
         == 0
     )

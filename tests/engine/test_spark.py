@@ -112,7 +112,7 @@ def test_cli_exports_and_reports_on_spark(world: Path, spark, tmp_path: Path) ->
     }
     with open_engine(world / "store.duckdb", read_only=True) as engine:
         brand = engine.distinct_values("notes", "brand_id")[0]
-    args = ["report", "--brand", brand, "--format", "csv"]
+    args = ["report", "--brand", brand, "--format", "csv", "--view", "operator"]
     assert main([*args, "--out", str(tmp_path / "duck"), "--store", store]) == 0
     assert main([*args, "--out", str(tmp_path / "spark"), "--spark", str(tables)]) == 0
     for name in ("kpis", "funnel", "notes", "credits"):

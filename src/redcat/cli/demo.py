@@ -21,10 +21,18 @@ from redcat.match.ship import clean_room_in_process
 from redcat.report.assemble import build_report, load_truth
 from redcat.report.data import ReportData
 from redcat.report.html import render_html_bundle
+from redcat.report.section import Text2
 from redcat.report.summary import brands_view, model_summary_view
 from redcat.report.tables import print_report, rich_table
 from redcat.settings import Settings
 from redcat.simulate import WorldConfig, simulate_world
+
+OPERATOR_VIEW = Text2(
+    "以下为运营方视图：精确值，仅限净室运营方；品牌收到的是经隐私层发布的品牌视图"
+    "（redcat report --view brand）。",
+    "Below: the operator view — exact figures, for the clean-room operator only; a brand "
+    "receives the brand view released through the privacy layer (redcat report --view brand).",
+)
 
 
 def demo_cmd(
@@ -138,6 +146,9 @@ def demo_cmd(
         + ", ".join(f"{rid} ({rate:.0%})" for rid, rate in rates)
         + f" — {how}"
     )
+    # The demo is the operator's: it prints the exact view (whose privacy section shows what a
+    # brand would receive for a sample of cells) and says so.
+    console.print(Text(OPERATOR_VIEW.get(lang), style="bold yellow"))
     print_report(reports[0], console, lang)
     console.print(rich_table(brands_view(reports, lang)))
     models = model_summary_view(reports, lang)
@@ -145,5 +156,9 @@ def demo_cmd(
     console.print(Panel(Text(models.caption or "", style="bold"), title="WAPE"))
     for data in reports:
         paths = render_html_bundle(data, out / "reports" / data.brand_id)
-        console.print(f"HTML report {data.brand_id} (中文): {paths['zh']}", soft_wrap=True)
-        console.print(f"HTML report {data.brand_id} (English): {paths['en']}", soft_wrap=True)
+        console.print(
+            f"HTML report {data.brand_id}, operator view (中文): {paths['zh']}", soft_wrap=True
+        )
+        console.print(
+            f"HTML report {data.brand_id}, operator view (English): {paths['en']}", soft_wrap=True
+        )

@@ -1,4 +1,10 @@
-"""``redcat report``: one brand's report as terminal tables, CSV or HTML."""
+"""``redcat report``: one brand's report as terminal tables, CSV or HTML.
+
+Two views (``--view``): ``brand`` (the default), what a brand may receive — figures about matched
+people thresholded, noisy and paid from the brand's privacy budget
+(:func:`redcat.report.brand.build_brand_report`); ``operator``, the exact report, for the
+clean-room operator only and labelled so.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,13 @@ import typer
 
 from redcat.cli.common import DEFAULT_STORE_PATH, StoreOption, console
 from redcat.engine import open_engine
+from redcat.engine.core import Engine
 from redcat.engine.spark import open_spark_engine, parquet_catalog, spark_session
 from redcat.errors import ConfigError
 from redcat.match.accounts import authorize
 from redcat.report.assemble import build_report, load_truth
+from redcat.report.brand import build_brand_report
+from redcat.report.data import ReportData
 from redcat.report.html import render_html_bundle
 from redcat.report.tables import export_csv, frames_for_csv, print_report
 from redcat.settings import Settings, Windows
@@ -25,6 +34,13 @@ class ReportFormat(StrEnum):
     table = "table"
     csv = "csv"
     html = "html"
+
+
+class View(StrEnum):
+    """Report views: what a brand may receive, or the operator's exact report."""
+
+    brand = "brand"
+    operator = "operator"
 
 
 class Lang(StrEnum):
@@ -65,6 +81,19 @@ def report_cmd(
     spark_master: str = typer.Option(
         "local[2]", "--spark-master", help="Spark master URL (with --spark)."
     ),
+    view: View = typer.Option(
+        View.brand,
+        "--view",
+        help="brand (default): figures about matched people thresholded, noisy and paid from the "
+        "brand's privacy budget; operator: exact figures, for the clean-room operator only.",
+    ),
+    ops_db: str | None = typer.Option(
+        None,
+        "--ops-db",
+        envvar="REDCAT_OPS_DB",
+        help="Brand view: operational store URL holding the privacy budget ledger (default: the "
+        "privacy settings' ledger, else an in-memory ledger for this run, which the report says).",
+    ),
     store: StoreOption = DEFAULT_STORE_PATH,
 ) -> None:
     """Report a brand's funnel, per-note results and attribution model comparison."""
@@ -74,19 +103,31 @@ def report_cmd(
     if funnel_days is not None:
         windows = dataclasses.replace(windows, funnel_days=funnel_days)
     settings = Settings(store=store, windows=windows)
+    if ops_db:
+        settings = dataclasses.replace(
+            settings, privacy=dataclasses.replace(settings.privacy, ledger_url=ops_db)
+        )
+    if view is View.brand and truth is not None:
+        raise ConfigError("--truth scores the exact model credits: use it with --view operator")
     truth_frame = load_truth(truth) if truth else None
+
+    def measure(engine: Engine) -> ReportData:
+        if view is View.operator:
+            return build_report(engine, brand, settings, truth=truth_frame)
+        # The ledger the privacy settings name (--ops-db), else one in memory for this run.
+        return build_brand_report(engine, brand, settings)
+
     if spark is not None:
         catalog = parquet_catalog(spark)
         try:
             authorize(catalog, brand)  # the same account check, over the exported tables
         finally:
             catalog.close()
-        engine = open_spark_engine(spark, spark_session(spark_master))
-        data = build_report(engine, brand, settings, truth=truth_frame)
+        data = measure(open_spark_engine(spark, spark_session(spark_master)))
     else:
         with open_engine(store, read_only=True) as engine:
             authorize(engine, brand)  # the brand's three-party account scopes what it sees
-            data = build_report(engine, brand, settings, truth=truth_frame)
+            data = measure(engine)
     if fmt is ReportFormat.table:
         print_report(data, console, lang.value)
     elif fmt is ReportFormat.csv:
