@@ -194,6 +194,12 @@ class WebSettings:
     # (an ingest or match run wrote it).
     refresh_minutes: float = 0.0
     watch_seconds: float = 30.0
+    # Date ranges other than the whole period are measured on demand (range snapshots): one build
+    # at a time, at most ``range_queue`` waiting, ``range_snapshots_per_brand`` kept on disk per
+    # brand (least recently used dropped); clients are told to retry after ``range_retry_seconds``.
+    range_queue: int = 8
+    range_snapshots_per_brand: int = 32
+    range_retry_seconds: int = 2
 
 
 @dataclass(frozen=True)

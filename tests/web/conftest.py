@@ -3,9 +3,12 @@ operational store with two brand users, an operator and their API tokens."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -82,3 +85,24 @@ def client(world: World) -> Iterator[TestClient]:
 def bearer(world: World, user: str) -> dict[str, str]:
     """Authorization header of ``user``'s token."""
     return {"Authorization": f"Bearer {world.tokens[user]}"}
+
+
+def last_week(world: World, brand: str) -> tuple[date, date]:
+    """The last 7 days of ``brand``'s data period (the dashboard's 近7天 preset): the one range
+    the web tests build, so they share its range snapshot."""
+    from redcat.web.snapshot import read_meta, scope_folder
+
+    meta = read_meta(scope_folder(world.config.report_dir, brand, "all"))
+    end = date.fromisoformat(meta["period_end"])
+    return end - timedelta(days=6), end
+
+
+def until_ready(client: TestClient, url: str, timeout: float = 120.0, **kwargs: Any) -> Any:
+    """GET ``url`` until it stops answering 202 (a date range being prepared); return the last
+    answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get(url, **kwargs)
+        if answer.status_code != 202 or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.2)

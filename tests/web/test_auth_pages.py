@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from tests.web.conftest import PASSWORD, World, bearer
+from tests.web.conftest import PASSWORD, World, bearer, last_week
 
+from redcat.errors import StoreError
 from redcat.store import auth as store_auth
 from redcat.store.db import session_scope
 from redcat.web.app import create_app
 from redcat.web.pages import PAGES
+from redcat.web.ranges import RangeBuilder, RangeKey
+from redcat.web.snapshot import range_snapshots
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -145,6 +150,7 @@ PUBLIC = {
     "/openapi.json",
     "/docs",
     "/docs/oauth2-redirect",
+    "/docs/assets",  # Swagger UI's own files
     "/redoc",
     "/static/echarts.min.js",
     "/favicon.ico",
@@ -167,8 +173,12 @@ def all_routes(routes: list[Any]) -> list[Any]:
 
 def test_every_route_refuses_another_brand(app: FastAPI, world: World) -> None:
     """Walk ALL routes as brand A (token, then session cookie) aimed at brand B: each brand
-    route answers 403 or 404, admin routes 403, and the self routes never mention B."""
+    route answers 403 or 404 — also when it asks for a date range of B, which must not even be
+    queued for building — admin routes 403, and the self routes never mention B."""
     a, b = world.brands
+    first, last = last_week(world, b)
+    ranged = f"?start={first.isoformat()}&end={last.isoformat()}"
+    builds = app.state.ranges.builds
     walked = 0
     with browser(app, "10.0.3.1") as cookie_client:
         assert login(cookie_client, f"user_{a}") == 303
@@ -190,13 +200,18 @@ def test_every_route_refuses_another_brand(app: FastAPI, world: World) -> None:
                 for key, value in SAMPLE.items():
                     url = url.replace("{" + key + "}", value)
                 assert "{" not in url, f"no sample value for a parameter of {path}"
+                urls = [url, url + ranged] if "{brand_id}" in path else [url]
                 answers = [
-                    token_client.request(
-                        method, url, headers=token_headers, follow_redirects=False
-                    ),
-                    cookie_client.request(
-                        method, url, headers={"X-CSRF-Token": csrf}, follow_redirects=False
-                    ),
+                    answer
+                    for target in urls
+                    for answer in (
+                        token_client.request(
+                            method, target, headers=token_headers, follow_redirects=False
+                        ),
+                        cookie_client.request(
+                            method, target, headers={"X-CSRF-Token": csrf}, follow_redirects=False
+                        ),
+                    )
                 ]
                 for answer in answers:
                     if "{brand_id}" in path or path.startswith(ADMIN_PREFIXES):
@@ -208,6 +223,8 @@ def test_every_route_refuses_another_brand(app: FastAPI, world: World) -> None:
                 walked += 1
         token_client.close()
     assert walked >= 12
+    assert app.state.ranges.wait_idle(0) and app.state.ranges.builds == builds
+    assert range_snapshots(world.config.report_dir, b) == []
     assert any(isinstance(r, APIRoute) and "{brand_id}" in r.path for r in all_routes(app.routes))
 
 
@@ -244,3 +261,51 @@ def test_operator_pages(app: FastAPI, world: World) -> None:
         with browser(app, "10.0.4.2") as api:
             me = api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret.group(1)}"})
             assert me.json()["brand_id"] == "ADM1"
+
+
+def test_range_pages_say_they_are_preparing_then_show_the_range(world: World) -> None:
+    """A range not built yet: a notice (zh and en) that reloads itself, 202; an invalid range:
+    a notice, 400; the filter bar offers 近7天 / 近14天 / 全部."""
+    a = world.brands[0]
+    gate = threading.Event()
+    asked: list[RangeKey] = []
+
+    def build(key: RangeKey) -> Path:
+        asked.append(key)
+        gate.wait(10)
+        raise StoreError("not built in this test")
+
+    app = create_app(world.config)
+    app.state.ranges = RangeBuilder(world.config, build=build)
+    first, _last = last_week(world, a)
+    days = {"start": first.isoformat(), "end": first.isoformat()}
+    try:
+        with browser(app, "10.0.5.1") as c:
+            assert login(c, f"user_{a}") == 303
+            zh = c.get(f"/b/{a}/funnel", params={**days, "lang": "zh"})
+            assert zh.status_code == 202 and "正在为这个日期区间准备数据" in zh.text
+            assert '<meta http-equiv="refresh" content="2">' in zh.text
+            assert f'value="{first.isoformat()}"' in zh.text  # the inputs keep the range
+            en = c.get(f"/b/{a}/funnel", params={**days, "lang": "en"})
+            assert en.status_code == 202 and "Preparing the figures for this date range" in en.text
+            assert asked == [RangeKey(a, "all", first, first)]  # asked twice, queued once
+            bad = c.get(f"/b/{a}/funnel", params={"start": "2001-01-01", "lang": "en"})
+            assert bad.status_code == 400 and "Invalid date range" in bad.text
+            assert "http-equiv" not in bad.text
+            whole = c.get(f"/b/{a}/overview", params={"lang": "zh"})
+            for key in ("7", "14", "all"):
+                assert f'id="preset-{key}"' in whole.text
+            assert "近7天" in whole.text and "只发生了这些天的" in whole.text
+    finally:
+        gate.set()
+        app.state.ranges.close()
+
+
+def test_docs_load_swagger_ui_from_this_server(app: FastAPI) -> None:
+    with TestClient(app) as c:
+        docs = c.get("/docs")
+        assert docs.status_code == 200 and "SwaggerUIBundle" in docs.text
+        assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", docs.text), docs.text
+        for asset in re.findall(r'(?:href|src)="(/docs/assets/[^"]+)"', docs.text):
+            assert c.get(asset).status_code == 200, asset
+        assert c.get("/redoc").status_code == 404

@@ -83,6 +83,13 @@ def _trend_days(page: Any) -> int:
     return days
 
 
+def _funnel_values(page: Any) -> str:
+    values: str = page.evaluate(
+        "() => JSON.stringify(window.redcatCharts.funnel.getOption().series[0].data)"
+    )
+    return values
+
+
 def test_a_brand_user_walks_the_dashboard(page: Any, base_url: str, world: World) -> None:
     brand = world.brands[0]
     errors: list[str] = []
@@ -101,21 +108,29 @@ def test_a_brand_user_walks_the_dashboard(page: Any, base_url: str, world: World
     assert "数据更新于" in page.inner_text("#freshness")
     page.screenshot(path=str(ARTIFACTS / "overview-zh.png"), full_page=True)
 
-    # a date range cuts the trend chart: its option holds fewer days
-    whole = _trend_days(page)
-    start = page.get_attribute("#start", "min")
-    assert start is not None and whole > 3
-    page.fill("#start", start)
-    end = page.evaluate(
-        "(s) => { const d = new Date(s); d.setDate(d.getDate() + 2); "
-        "return d.toISOString().slice(0, 10); }",
-        start,
-    )
-    page.fill("#end", end)
-    with page.expect_navigation():
-        page.click("#apply")
+    # a date range is measured anew: the 近7天 preset prepares it (the page says so and reloads
+    # itself until it is ready), then the funnel chart's figures change and the trend has 7 days
+    whole_days = _trend_days(page)
+    assert whole_days > 7
+    page.goto(f"{base_url}/b/{brand}/funnel")
     _charts_ready(page)
-    assert _trend_days(page) == 3
+    whole_funnel = _funnel_values(page)
+    with page.expect_navigation():
+        page.click("#preset-7")
+    # the "preparing" page reloads itself; wait for the range's own funnel
+    page.wait_for_selector("[data-chart='funnel']", state="attached", timeout=120_000)
+    _charts_ready(page)
+    assert "start=" in page.url and "end=" in page.url
+    assert _funnel_values(page) != whole_funnel
+    page.screenshot(path=str(ARTIFACTS / "funnel-range-zh.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("a[data-page='overview']")  # the navigation keeps the range
+    _charts_ready(page)
+    assert _trend_days(page) == 7
+    with page.expect_navigation():
+        page.click("#preset-all")
+    _charts_ready(page)
+    assert _trend_days(page) == whole_days
 
     # a retailer filter reloads every figure for that retailer alone
     retailer = page.eval_on_selector("#scope", "s => s.options[1].value")

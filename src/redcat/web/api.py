@@ -1,6 +1,12 @@
 """The JSON API (``/api/v1``): every brand route answers from precomputed snapshots and checks the
 brand scope through :data:`redcat.web.auth.BrandId`. OpenAPI at ``/openapi.json``, docs at
 ``/docs``.
+
+Report routes take ``scope`` and a date range (``start`` / ``end``, inclusive days). The whole
+period is precomputed; another range is measured on demand (as if only the events of those days
+had happened): while it is prepared the route answers 202 with ``Retry-After`` and a
+:class:`RangePending` body, then 200 like any snapshot. 400 for a range that ends before it
+starts or leaves the data period; 429 when too many ranges are waiting.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as FPath
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -23,6 +30,7 @@ from redcat.match import run_direct_match
 from redcat.report.data import ReportData
 from redcat.store import auth as store_auth
 from redcat.web.auth import BrandId, CurrentUser, Db, Operator, check_csrf, get_config
+from redcat.web.ranges import FAILURE_SECONDS, RangeBuilder, RangeState
 from redcat.web.service import (
     ALL,
     FILTER_COLUMNS,
@@ -38,6 +46,7 @@ from redcat.web.service import (
     get_table,
     header_label,
     html_zip,
+    open_report,
     query_table,
     range_totals,
     records,
@@ -50,8 +59,14 @@ router = APIRouter()
 
 LangQ = Annotated[Literal["zh", "en"], Query(description="zh (简体中文) or en")]
 ScopeQ = Annotated[str, Query(min_length=1, max_length=64, description="'all' or one retailer id")]
-StartQ = Annotated[date | None, Query(description="first day of the range (inclusive)")]
-EndQ = Annotated[date | None, Query(description="last day of the range (inclusive)")]
+StartQ = Annotated[
+    date | None,
+    Query(description="first day of the range (inclusive; default: the period's first)"),
+]
+EndQ = Annotated[
+    date | None,
+    Query(description="last day of the range (inclusive; default: the period's last)"),
+]
 NameP = Annotated[str, Query(min_length=1, max_length=128)]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -81,7 +96,7 @@ class BrandSummary(BaseModel):
 
 
 class BrandMeta(BaseModel):
-    """What one brand's snapshot for a scope holds and how fresh it is."""
+    """What one brand's snapshot for a scope and date range holds and how fresh it is."""
 
     brand_id: str
     scope: str
@@ -98,7 +113,8 @@ class BrandMeta(BaseModel):
 
 
 class Kpis(BaseModel):
-    """Whole-period KPIs of the scope, formatted, and the date range's daily totals."""
+    """KPIs of the scope and date range (measured over that range: distinct people within it,
+    orders attributed within it), formatted, and the sums of the range's daily rows."""
 
     brand_id: str
     scope: str
@@ -138,16 +154,86 @@ class RefreshAnswer(BaseModel):
     seconds: float
 
 
+class RangePending(BaseModel):
+    """A date range being prepared (202), refused for a full queue (429) or whose build just
+    failed (503): retry after ``retry_after`` seconds. ``position``: builds ahead of it."""
+
+    status: str
+    brand_id: str
+    scope: str
+    start: date
+    end: date
+    position: int
+    message: str
+    retry_after: int
+
+
+#: The answers of a report route besides 200, for the OpenAPI schema.
+RANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": RangePending, "description": "the date range is being prepared; retry"},
+    400: {"description": "a range that ends before it starts or leaves the data period"},
+    429: {"model": RangePending, "description": "too many date ranges waiting; retry"},
+    503: {"model": RangePending, "description": "the range's build failed; retry later"},
+}
+_PENDING_STATUS = {"queued": 202, "building": 202, "busy": 429, "failed": 503}
+
+
+def _ranges(request: Request) -> RangeBuilder:
+    builder: RangeBuilder = request.app.state.ranges
+    return builder
+
+
+def _report_in(
+    request: Request, brand_id: str, scope: str, start: date | None, end: date | None
+) -> ReportData | JSONResponse:
+    """The report of the brand (scope already checked), scope and date range, or the answer
+    that says the range is not ready (202 / 429 / 503 with ``Retry-After``)."""
+    try:
+        found = open_report(_reports(request), _ranges(request), brand_id, scope, start, end)
+    except (NotFound, ValueError) as exc:  # BadQuery is a ValueError: test it first
+        if isinstance(exc, BadQuery):
+            raise HTTPException(400, str(exc)) from None
+        raise HTTPException(404, str(exc)) from None
+    if isinstance(found, RangeState):
+        return pending_response(request, brand_id, scope, found, start, end)
+    return found
+
+
+def pending_response(
+    request: Request,
+    brand_id: str,
+    scope: str,
+    state: RangeState,
+    start: date | None,
+    end: date | None,
+) -> JSONResponse:
+    """Return the JSON answer for a range that is not ready (see :class:`RangePending`)."""
+    whole = _reports(request).get(brand_id, scope)
+    retry = (
+        int(FAILURE_SECONDS)
+        if state.status == "failed"
+        else get_config(request).settings.web.range_retry_seconds
+    )
+    body = RangePending(
+        status=state.status,
+        brand_id=brand_id,
+        scope=scope,
+        start=start or whole.period_start,
+        end=end or whole.period_end,
+        position=state.position,
+        message=state.message or "preparing the figures for this date range",
+        retry_after=retry,
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=_PENDING_STATUS[state.status],
+        headers={"Retry-After": str(retry)},
+    )
+
+
 def _reports(request: Request) -> Reports:
     reports: Reports = request.app.state.reports
     return reports
-
-
-def _report(request: Request, brand_id: str, scope: str) -> ReportData:
-    try:
-        return _reports(request).get(brand_id, scope)
-    except (NotFound, ValueError) as exc:
-        raise HTTPException(404, str(exc)) from None
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -187,11 +273,24 @@ def brands(request: Request, principal: CurrentUser) -> list[BrandSummary]:
     return out
 
 
-@router.get("/api/v1/brands/{brand_id}", response_model=BrandMeta, tags=["brands"])
-def brand_meta(request: Request, brand_id: BrandId, scope: ScopeQ = ALL) -> BrandMeta:
-    """Describe a brand's report for ``scope``: period, retailers covered, freshness, tables,
-    charts and sections."""
-    data = _report(request, brand_id, scope)
+@router.get(
+    "/api/v1/brands/{brand_id}",
+    response_model=BrandMeta,
+    tags=["brands"],
+    responses=RANGE_RESPONSES,
+)
+def brand_meta(
+    request: Request,
+    brand_id: BrandId,
+    scope: ScopeQ = ALL,
+    start: StartQ = None,
+    end: EndQ = None,
+) -> BrandMeta | Response:
+    """Describe a brand's report for ``scope`` and the date range: period (the range's days),
+    retailers covered, freshness, tables, charts, sections and caveats."""
+    data = _report_in(request, brand_id, scope, start, end)
+    if isinstance(data, Response):
+        return data
     return BrandMeta(
         brand_id=brand_id,
         scope=scope,
@@ -210,7 +309,12 @@ def brand_meta(request: Request, brand_id: BrandId, scope: ScopeQ = ALL) -> Bran
     )
 
 
-@router.get("/api/v1/brands/{brand_id}/kpis", response_model=Kpis, tags=["report"])
+@router.get(
+    "/api/v1/brands/{brand_id}/kpis",
+    response_model=Kpis,
+    tags=["report"],
+    responses=RANGE_RESPONSES,
+)
 def kpis(
     request: Request,
     brand_id: BrandId,
@@ -218,9 +322,11 @@ def kpis(
     lang: LangQ = "zh",
     start: StartQ = None,
     end: EndQ = None,
-) -> Kpis:
-    """Whole-period KPIs (formatted for ``lang``) and totals of the daily rows in the range."""
-    data = _report(request, brand_id, scope)
+) -> Kpis | Response:
+    """KPIs of the date range (formatted for ``lang``) and totals of its daily rows."""
+    data = _report_in(request, brand_id, scope, start, end)
+    if isinstance(data, Response):
+        return data
     try:
         daily = daily_in_range(data, start, end)
     except BadQuery as exc:
@@ -238,7 +344,12 @@ def kpis(
     )
 
 
-@router.get("/api/v1/brands/{brand_id}/tables/{table}", response_model=TablePage, tags=["report"])
+@router.get(
+    "/api/v1/brands/{brand_id}/tables/{table}",
+    response_model=TablePage,
+    tags=["report"],
+    responses=RANGE_RESPONSES,
+)
 def table_page(
     request: Request,
     brand_id: BrandId,
@@ -256,11 +367,13 @@ def table_page(
     end: EndQ = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> TablePage:
+) -> TablePage | Response:
     """One page of a table (notes, creators, campaigns, credits, model_scores, funnel, daily,
-    kpis, truth or ``<section>__<table>``), searched, filtered and sorted; ``start``/``end``
-    cut the daily table."""
-    data = _report(request, brand_id, scope)
+    kpis, truth or ``<section>__<table>``) of the scope and date range, searched, filtered and
+    sorted."""
+    data = _report_in(request, brand_id, scope, start, end)
+    if isinstance(data, Response):
+        return data
     try:
         frame = daily_in_range(data, start, end) if table == "daily" else get_table(data, table)
         filters = dict(
@@ -296,7 +409,12 @@ def table_page(
     )
 
 
-@router.get("/api/v1/brands/{brand_id}/charts/{chart}", response_model=Chart, tags=["report"])
+@router.get(
+    "/api/v1/brands/{brand_id}/charts/{chart}",
+    response_model=Chart,
+    tags=["report"],
+    responses=RANGE_RESPONSES,
+)
 def chart(
     request: Request,
     brand_id: BrandId,
@@ -305,9 +423,11 @@ def chart(
     lang: LangQ = "zh",
     start: StartQ = None,
     end: EndQ = None,
-) -> Chart:
-    """The ECharts option of one chart (``trend`` obeys the date range)."""
-    data = _report(request, brand_id, scope)
+) -> Chart | Response:
+    """The ECharts option of one chart of the scope and date range."""
+    data = _report_in(request, brand_id, scope, start, end)
+    if isinstance(data, Response):
+        return data
     try:
         option = chart_option(data, chart, lang, start, end)
     except NotFound as exc:
@@ -321,7 +441,10 @@ def chart(
     "/api/v1/brands/{brand_id}/export/{name}",
     tags=["exports"],
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}, XLSX: {}, "application/zip": {}}}},
+    responses={
+        200: {"content": {"text/csv": {}, XLSX: {}, "application/zip": {}}},
+        **RANGE_RESPONSES,
+    },
 )
 def export(
     request: Request,
@@ -332,10 +455,13 @@ def export(
     end: EndQ = None,
 ) -> Response:
     """Download ``<table>.csv``, ``<table>.xlsx``, ``all.xlsx`` (every table, one sheet each) or
-    ``report.zip`` (the HTML report in both languages)."""
-    data = _report(request, brand_id, scope)
+    ``report.zip`` (the HTML report in both languages), of the scope and date range."""
+    data = _report_in(request, brand_id, scope, start, end)
+    if isinstance(data, Response):
+        return data
     stem, _, suffix = name.rpartition(".")
-    filename = f"redcat-{brand_id}-{scope}-{name}"
+    days = "" if (start, end) == (None, None) else f"{data.period_start}_{data.period_end}-"
+    filename = f"redcat-{brand_id}-{scope}-{days}{name}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     try:
         if name == "report.zip":

@@ -1,5 +1,10 @@
 """The FastAPI application factory: ``create_app(config)`` wires the operational store, the
-snapshot reader, the API, the pages and the security headers."""
+snapshot reader, the date-range builder, the API, the pages, the API docs and the security
+headers.
+
+The API docs (Swagger UI at ``/docs``) load Swagger UI from the ``swagger-ui-bundle-v2`` package
+(Swagger UI 5, Apache-2.0) served under ``/docs/assets``: no CDN. ReDoc is off (it would need a
+CDN or another bundle; Swagger UI and ``/openapi.json`` cover the same ground)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 
@@ -21,9 +27,11 @@ from redcat.web.api import router as api_router
 from redcat.web.config import WebConfig
 from redcat.web.pages import LoginRequired
 from redcat.web.pages import router as page_router
+from redcat.web.ranges import RangeBuilder
 from redcat.web.service import Reports
 
 STATIC_DIR = Path(__file__).with_name("static")
+DOCS_ASSETS = "/docs/assets"
 # The links service's public routes served by the dashboard (its /healthz is the dashboard's).
 LINK_PATHS = frozenset({"/l/{token}", "/postback"})
 
@@ -60,11 +68,17 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
         upgrade(config.ops_db, engine=engine)
     links = create_links_app(engine, config.settings.links)
 
+    ranges = RangeBuilder(config)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # The links service's lifespan stops its click log's checkpoint thread on shutdown.
+        # The links service's lifespan stops its click log's checkpoint thread on shutdown;
+        # the range builder drops its queue and lets a running build finish.
         async with links.router.lifespan_context(links):
-            yield
+            try:
+                yield
+            finally:
+                ranges.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -72,11 +86,14 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
         version=__version__,
         description="Seeding-to-sales (种草 → 拔草) measurement: brand dashboard and API. "
         "Authenticate with `Authorization: Bearer <token>` (`redcat tokens create`).",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.config = config
     app.state.engine = engine
     app.state.sessions = session_factory(engine)
     app.state.reports = Reports(config.report_dir)
+    app.state.ranges = ranges
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
@@ -86,6 +103,7 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
     app.include_router(api_router)
     app.include_router(admin_router)
     app.include_router(page_router)
+    _add_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # The 种草直达 redirect and postback answer on the dashboard's host too. Added after every
     # dashboard route, so those win; plain Starlette routes stay out of the OpenAPI schema.
@@ -94,6 +112,32 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
         if getattr(route, "path", "") in LINK_PATHS:
             app.router.routes.append(route)
     return app
+
+
+def _add_docs(app: FastAPI) -> None:
+    """Serve Swagger UI at ``/docs`` from the locally installed bundle (see the module
+    docstring)."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    oauth2 = "/docs/oauth2-redirect"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} · API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+            oauth2_redirect_url=oauth2,
+            # no call to the public validator service either
+            swagger_ui_parameters={"validatorUrl": None},
+        )
+
+    @app.get(oauth2, include_in_schema=False)
+    def docs_oauth2() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def app_from_env() -> FastAPI:

@@ -57,11 +57,39 @@ WEB_TEXT: Mapping[str, tuple[str, str]] = {
     ),
     "period": ("统计周期 {start} 至 {end}", "Period {start} to {end}"),
     "filters_note": (
-        "零售平台筛选作用于本页全部数字和图表；日期筛选作用于每日趋势、每日明细和区间合计，"
-        "漏斗、笔记、达人、计划与模型为整个周期的去重人数与归因结果。",
-        "The retailer filter applies to every figure and chart; the date range applies to the "
-        "daily trend, the daily table and the range totals, while funnel, notes, creators, "
-        "campaigns and models are whole-period figures (distinct people and attributed orders).",
+        "零售平台与日期筛选作用于本页全部数字、图表、表格和导出。选定日期区间时，按“只发生了这些天的"
+        "事件”重新测量：触达人数等去重人数、归因成交与增量都只计区间内的内容与交易事件和投放花费，"
+        "归因回看窗口和新客的 365 天回看都不早于区间开始日。",
+        "The retailer and date filters apply to every figure, chart, table and export on the "
+        "page. A date range is measured as if only the events of those days had happened: "
+        "distinct people, attributed orders and lift count only the range's content and "
+        "commerce events and spend, and look-back windows (attribution, new customers' 365 "
+        "days) do not reach before its first day.",
+    ),
+    "last_days": ("近{n}天", "Last {n} days"),
+    "whole_period": ("全部", "All"),
+    "range_period": ("日期区间 {start} 至 {end}", "Date range {start} to {end}"),
+    "range_preparing": (
+        "正在为这个日期区间准备数据（按区间重新测量，通常需要几秒钟），页面会自动刷新。",
+        "Preparing the figures for this date range (it is measured anew, usually in a few "
+        "seconds); this page reloads by itself.",
+    ),
+    "range_busy": (
+        "同时准备的日期区间过多，请稍后再试；页面稍后会自动刷新。",
+        "Too many date ranges are being prepared; this page retries shortly by itself.",
+    ),
+    "range_failed": (
+        "这个日期区间的数据准备失败：{reason}。请稍后刷新重试。",
+        "Preparing this date range failed: {reason}. Reload later to try again.",
+    ),
+    "range_invalid": (
+        "日期区间无效：{reason}。请选择统计周期内的日期。",
+        "Invalid date range: {reason}. Choose days within the data period.",
+    ),
+    "links_whole_period": (
+        "挂链数字为截至目前的全部点击与回传订单，不受日期筛选影响。",
+        "Link figures count every click and postback order so far; the date filter does not "
+        "apply to them.",
     ),
     "range_totals": ("区间合计（{days} 天）", "Range totals ({days} days)"),
     "person_days": ("人·天", "person-days"),

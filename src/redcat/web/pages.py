@@ -2,13 +2,17 @@
 options by ``static/dashboard.js``. Filters are plain GET parameters (``scope``, ``start``,
 ``end``, table controls), so every view has a URL; the language comes from ``?lang=`` and is
 remembered in a cookie.
+
+The retailer and the date range select the report every figure, chart, table and export of a page
+comes from. A date range other than the whole period is measured on demand
+(:mod:`redcat.web.ranges`): until it is ready the page says so and reloads itself (202).
 """
 
 from __future__ import annotations
 
 import math
 import secrets
-from datetime import date
+from datetime import date, timedelta
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -44,6 +48,7 @@ from redcat.web.auth import (
     optional_principal,
 )
 from redcat.web.i18n import all_text, t
+from redcat.web.ranges import RangeBuilder, RangeKey
 from redcat.web.service import (
     BadQuery,
     NotFound,
@@ -56,6 +61,7 @@ from redcat.web.service import (
     memo,
     query_table,
     range_totals,
+    resolve_range,
     table_names,
 )
 from redcat.web.snapshot import ALL
@@ -92,6 +98,10 @@ NOTE_TABLE_COLUMNS: tuple[str, ...] = (
     "roi",
 )
 CHART_HEIGHTS = {"funnel": 380, "trend": 420, "notes": 420, "models": 420}
+#: Quick date ranges offered in the filter bar: the last N days of the data period.
+PRESET_DAYS: tuple[int, ...] = (7, 14)
+#: Seconds a "preparing this range" page waits before it reloads itself.
+RELOAD_SECONDS = 2
 
 
 class LoginRequired(Exception):
@@ -343,8 +353,8 @@ def brand_page(
     page: str,
     user: PageUser,
     scope: Annotated[str, Query(max_length=64)] = ALL,
-    start: date | None = None,
-    end: date | None = None,
+    start: Annotated[str, Query(max_length=32)] = "",
+    end: Annotated[str, Query(max_length=32)] = "",
     table: str = "notes",
     q: Annotated[str, Query(max_length=200)] = "",
     note_type: Annotated[str, Query(max_length=64)] = "",
@@ -353,46 +363,48 @@ def brand_page(
     p: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     section: Annotated[str, Query(max_length=64)] = "",
 ) -> HTMLResponse:
-    """One dashboard page of a brand (see :data:`PAGES`; ``s`` shows the other sections)."""
-    data = _brand_data(request, user, brand_id, scope)
+    """One dashboard page of a brand (see :data:`PAGES`; ``s`` shows the other sections), of
+    the retailer ``scope`` and the date range ``start``..``end`` (inclusive days). A range being
+    prepared shows a notice that reloads itself (202); an invalid one a notice (400)."""
+    whole = _brand_data(request, user, brand_id, scope)
     if page not in PAGES and page != "s":
         raise HTTPException(404, "no such page")
     lang = page_lang(request)
     reports = _reports(request)
-    if start is not None and end is not None and end < start:
-        start, end = end, start
-    context: dict[str, Any] = {
-        "user": user,
-        "brand": brand_id,
-        "page": page,
-        "pages": PAGES,
-        "scope": scope,
-        "scopes": reports.scopes(brand_id),
-        "brands": [b for b in reports.brands() if user.may_see(b)],
-        "start": start.isoformat() if start else "",
-        "end": end.isoformat() if end else "",
-        "period_start": data.period_start.isoformat(),
-        "period_end": data.period_end.isoformat(),
-        "fresh": t(
-            "fresh",
-            lang,
-            at=fmt_datetime(data.generated_at),
-            retailers=", ".join(data.retailers) or "—",
-        ),
-        "period": t("period", lang, start=data.period_start, end=data.period_end),
-        "other_sections": [(s.key, s.title.get(lang)) for s in _other_sections(data)],
-        "charts": [],
-        "views": [],
-        "sections": [],
-        "caveats": list(data.notes_md),
-        "section_key": section,
-    }
+    context = _frame_context(request, user, brand_id, page, scope, whole, lang, section)
+    try:
+        # an empty date input (the filter form sends "start=") means no bound
+        days = resolve_range(whole, _day(start), _day(end))
+    except BadQuery as exc:
+        context.update(start=start, end=end)
+        notice = t("range_invalid", lang, reason=str(exc))
+        return render(request, "pending.html", 400, notice=notice, reload=0, **context)
+    data = whole
+    if days is not None:
+        context.update(start=days[0].isoformat(), end=days[1].isoformat())
+    if days is not None and page != "links":  # the links page is live, not a snapshot
+        try:
+            data = reports.get_range(brand_id, scope, days)
+        except NotFound:
+            builder: RangeBuilder = request.app.state.ranges
+            state = builder.request(RangeKey(brand_id, scope, *days))
+            if state.status == "ready":
+                data = reports.get_range(brand_id, scope, days)
+            else:
+                return _pending_page(request, context, lang, state.status, state.message)
+        context.update(
+            fresh=_fresh(data, lang),
+            period=t("range_period", lang, start=days[0], end=days[1]),
+            caveats=list(data.notes_md),
+            other_sections=[(s.key, s.title.get(lang)) for s in _other_sections(data)],
+        )
     try:
         if page == "overview":
-            daily = daily_in_range(data, start, end)
+            # the report is the range's already (a range snapshot), so its daily rows are the range
+            daily = daily_in_range(data, None, None)
             totals = range_totals(daily)
             context["cards"] = memo(data, ("cards", lang), lambda: kpi_cards(data, lang))
-            context["charts"] = [_chart(data, "trend", lang, start, end)]
+            context["charts"] = [_chart(data, "trend", lang)]
             context["range_title"] = t("range_totals", lang, days=int(totals.pop("days")))
             context["totals"] = [
                 (
@@ -443,6 +455,97 @@ def brand_page(
     return render(
         request, f"{'sections' if page in ('lift', 'assets', 's') else page}.html", **context
     )
+
+
+def _day(text: str) -> date | None:
+    """Parse an ISO date query value; None when empty, :class:`BadQuery` when not a date."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadQuery(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _fresh(data: ReportData, lang: Lang) -> str:
+    return t(
+        "fresh",
+        lang,
+        at=fmt_datetime(data.generated_at),
+        retailers=", ".join(data.retailers) or "—",
+    )
+
+
+def _presets(request: Request, whole: ReportData, lang: Lang) -> list[dict[str, str]]:
+    """The filter bar's quick ranges: the last 7 and 14 days of the data period, and all of it."""
+    out = []
+    for n in PRESET_DAYS:
+        first = max(whole.period_start, whole.period_end - timedelta(days=n - 1))
+        href = _url(request, start=first.isoformat(), end=whole.period_end.isoformat(), p=None)
+        out.append({"key": str(n), "label": t("last_days", lang, n=n), "href": href})
+    out.append(
+        {
+            "key": "all",
+            "label": t("whole_period", lang),
+            "href": _url(request, start=None, end=None, p=None),
+        }
+    )
+    return out
+
+
+def _frame_context(
+    request: Request,
+    user: Principal,
+    brand_id: str,
+    page: str,
+    scope: str,
+    whole: ReportData,
+    lang: Lang,
+    section: str,
+) -> dict[str, Any]:
+    """What every brand page shows around its content: navigation, filters (the date inputs
+    bounded by the whole data period, the presets), freshness and period."""
+    reports = _reports(request)
+    return {
+        "user": user,
+        "brand": brand_id,
+        "page": page,
+        "pages": PAGES,
+        "scope": scope,
+        "scopes": reports.scopes(brand_id),
+        "brands": [b for b in reports.brands() if user.may_see(b)],
+        "start": "",
+        "end": "",
+        "period_start": whole.period_start.isoformat(),
+        "period_end": whole.period_end.isoformat(),
+        "presets": _presets(request, whole, lang),
+        "fresh": _fresh(whole, lang),
+        "period": t("period", lang, start=whole.period_start, end=whole.period_end),
+        "other_sections": [(s.key, s.title.get(lang)) for s in _other_sections(whole)],
+        "charts": [],
+        "views": [],
+        "sections": [],
+        "caveats": list(whole.notes_md),
+        "section_key": section,
+        "tab": request.query_params.get("table", "notes"),
+    }
+
+
+def _pending_page(
+    request: Request, context: dict[str, Any], lang: Lang, status: str, message: str
+) -> HTMLResponse:
+    """The page shown while a date range is prepared (202, reloads itself), refused for a full
+    queue (429, reloads later) or whose build failed (503, reload by hand)."""
+    if status == "failed":
+        notice, code, reload = t("range_failed", lang, reason=message), 503, 0
+    elif status == "busy":
+        notice, code, reload = t("range_busy", lang), 429, RELOAD_SECONDS * 5
+    else:
+        notice, code, reload = t("range_preparing", lang), 202, RELOAD_SECONDS
+    response = render(request, "pending.html", code, notice=notice, reload=reload, **context)
+    if reload:
+        response.headers["Retry-After"] = str(reload)
+    return response
 
 
 def _notes_context(

@@ -1,11 +1,13 @@
 """What the web face computes per request, all from snapshots in memory: table pages, date-range
 totals, chart options and exports. Nothing here touches the analytics store.
 
-Filters: ``scope`` (all retailers or one retailer) selects the snapshot, so it changes every
-figure, chart and table. The date range (``start`` / ``end``, inclusive days) cuts the daily
-table, the trend chart and the range totals; the funnel, per-note, creator, campaign and model
-figures are whole-period measurements (distinct people and attributed orders do not add up over
-days) and say so on the page.
+Filters: ``scope`` (all retailers or one retailer) and the date range (``start`` / ``end``,
+inclusive days) both select the snapshot, so each changes every figure, chart, table and export.
+The whole period is the snapshot :func:`redcat.web.snapshot.refresh` precomputed; any other
+range is a *range snapshot*, measured as if only the events of those days had happened (see
+:func:`redcat.web.snapshot._scoped_engine`) and built on demand by
+:class:`redcat.web.ranges.RangeBuilder`. :func:`open_report` returns the report, or the state of
+its build while it is prepared.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import threading
 import weakref
 import zipfile
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -32,14 +35,17 @@ from redcat.report.fmt import MISSING, Kind, format_column, format_value
 from redcat.report.html import render_html_bundle
 from redcat.report.labels import Lang, metric_label, model_label, note_type_label, stage_label
 from redcat.report.tables import _neutralize_formulas
+from redcat.web.ranges import RangeBuilder, RangeKey, RangeState
 from redcat.web.snapshot import (
     ALL,
     META,
     iter_tables,
     load_snapshot,
+    range_folder,
     scope_folder,
     scopes_of,
     snapshot_brands,
+    touch,
 )
 
 T = TypeVar("T")
@@ -83,13 +89,17 @@ class Page:
 class Reports:
     """Snapshots under ``root`` loaded on first use and reloaded when ``refresh`` replaced them.
 
-    A reload is noticed by the ``meta.json`` change time, a single ``stat`` per request.
+    A reload is noticed by the ``meta.json`` change time, a single ``stat`` per request. Range
+    snapshots are kept in memory too, the :data:`RANGES_IN_MEMORY` most recently used.
     """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], tuple[int, ReportData]] = {}
+        self._ranges: OrderedDict[tuple[str, str, date, date], tuple[int, ReportData]] = (
+            OrderedDict()
+        )
 
     def brands(self) -> list[str]:
         """Return the brands with a snapshot, sorted."""
@@ -100,7 +110,8 @@ class Reports:
         return scopes_of(self.root, brand_id)
 
     def get(self, brand_id: str, scope: str = ALL) -> ReportData:
-        """Return the report of ``brand_id`` for ``scope``; :class:`NotFound` without one."""
+        """Return the whole-period report of ``brand_id`` for ``scope``; :class:`NotFound`
+        without one."""
         try:
             meta = scope_folder(self.root, brand_id, scope) / META
             stamp = meta.stat().st_mtime_ns
@@ -115,6 +126,83 @@ class Reports:
         with self._lock:
             self._cache[key] = (stamp, data)
         return data
+
+    def get_range(self, brand_id: str, scope: str, days: tuple[date, date]) -> ReportData:
+        """Return the range snapshot of ``brand_id`` for ``scope`` and the inclusive ``days``;
+        :class:`NotFound` while it is not built (or was dropped by a refresh or an eviction)."""
+        try:
+            folder = range_folder(self.root, brand_id, scope, days)
+            stamp = (folder / META).stat().st_mtime_ns
+        except (OSError, ValueError, StoreError) as exc:
+            raise NotFound(f"no range snapshot for brand {brand_id!r} and {days}") from exc
+        touch(folder)
+        key = (brand_id, scope, *days)
+        with self._lock:
+            hit = self._ranges.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._ranges.move_to_end(key)
+                return hit[1]
+        data = load_snapshot(folder)
+        with self._lock:
+            self._ranges[key] = (stamp, data)
+            self._ranges.move_to_end(key)
+            while len(self._ranges) > RANGES_IN_MEMORY:
+                self._ranges.popitem(last=False)
+        return data
+
+
+#: Range snapshots a server process keeps loaded (most recently used).
+RANGES_IN_MEMORY = 8
+
+
+def resolve_range(
+    data: ReportData, start: date | None, end: date | None
+) -> tuple[date, date] | None:
+    """Return the inclusive (first, last) days a request asks of ``data``'s whole-period
+    report, or None for the whole period (no dates, or dates equal to the period). A missing
+    end is the period's; raises :class:`BadQuery` for a range that ends before it starts or
+    leaves the data period."""
+    if start is None and end is None:
+        return None
+    first = start or data.period_start
+    last = end or data.period_end
+    if last < first:
+        raise BadQuery("the date range ends before it starts")
+    if first < data.period_start or last > data.period_end:
+        raise BadQuery(
+            f"the date range must lie within the data period, {data.period_start.isoformat()} "
+            f"to {data.period_end.isoformat()}"
+        )
+    if (first, last) == (data.period_start, data.period_end):
+        return None
+    return (first, last)
+
+
+def open_report(
+    reports: Reports,
+    builder: RangeBuilder,
+    brand_id: str,
+    scope: str,
+    start: date | None,
+    end: date | None,
+) -> ReportData | RangeState:
+    """Return ``brand_id``'s report for ``scope`` and the date range: the whole-period snapshot,
+    a built range snapshot, or — while the range is prepared — the :class:`RangeState` of its
+    build (asking the builder for it). Raises :class:`NotFound` without a whole-period
+    snapshot and :class:`BadQuery` for an invalid range (see :func:`resolve_range`). The caller
+    checks the brand scope first."""
+    whole = reports.get(brand_id, scope)
+    days = resolve_range(whole, start, end)
+    if days is None:
+        return whole
+    try:
+        return reports.get_range(brand_id, scope, days)
+    except NotFound:
+        pass
+    state = builder.request(RangeKey(brand_id, scope, *days))
+    if state.status == "ready":
+        return reports.get_range(brand_id, scope, days)
+    return state
 
 
 _MEMO: weakref.WeakKeyDictionary[ReportData, dict[Hashable, Any]] = weakref.WeakKeyDictionary()

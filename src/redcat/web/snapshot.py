@@ -9,13 +9,15 @@ the :class:`ReportData` it was made from, sections included, so every renderer w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +52,49 @@ class RefreshResult:
     seconds: float
 
 
-def _scoped_engine(store: Path, retailer_id: str) -> Engine:
-    """Open an in-memory engine whose tables are views of ``store`` restricted to one retailer.
+#: Timestamped tables of the store and the column a day range cuts them on (inclusive days).
+#: Events and spend outside the range are left out; ``notes`` keeps the notes published by the
+#: range's last day (a later note did not exist yet); the content platform's shipped aggregates
+#: keep their per-day rows in the range (their other levels cannot be cut, see
+#: :data:`RANGE_CAVEATS`). Dimension and assignment tables (shops, brand terms, accounts,
+#: holdouts) are not events and stay whole.
+RANGE_COLUMNS: Mapping[str, str] = {
+    "content_events": "ts",
+    "cr_content_events": "ts",
+    "commerce_events": "ts",
+    "cr_commerce_events": "ts",
+    "spend": "date",
+}
 
-    Every table of the store appears under its own name; one with a ``retailer_id`` column keeps
-    only ``retailer_id``'s rows, so the unchanged measurement code measures that retailer alone.
+
+def _range_where(name: str, days: tuple[date, date]) -> str | None:
+    """Return the SQL condition restricting table ``name`` to ``days``, None to keep it whole."""
+    first, last = days
+    after = last + timedelta(days=1)
+    if name in RANGE_COLUMNS:
+        col = RANGE_COLUMNS[name]
+        if col == "date":
+            return f"\"{col}\" BETWEEN DATE '{first}' AND DATE '{last}'"
+        return f"\"{col}\" >= TIMESTAMP '{first}' AND \"{col}\" < TIMESTAMP '{after}'"
+    if name == "notes":
+        return f"published_at < TIMESTAMP '{after}'"
+    if name == "platform_metrics":
+        return f"level <> 'day' OR TRY_CAST(key AS DATE) BETWEEN DATE '{first}' AND DATE '{last}'"
+    return None
+
+
+def _scoped_engine(
+    store: Path, retailer_id: str | None = None, days: tuple[date, date] | None = None
+) -> Engine:
+    """Open an in-memory engine whose tables are views of ``store``, restricted to one retailer
+    and/or to an inclusive range of days.
+
+    Every table of the store appears under its own name. With ``retailer_id``, one with a
+    ``retailer_id`` column keeps only that retailer's rows, so the unchanged measurement code
+    measures that retailer alone. With ``days`` (first, last), the timestamped tables keep only
+    the rows of those days (see :data:`RANGE_COLUMNS`): the measurements then see the world as if
+    only the events of those days had happened, so look-back windows (attribution, the funnel
+    window, 新客's 365 days) do not reach before the first day.
     """
     con = duckdb.connect(":memory:")
     con.execute(f"ATTACH '{_sql_str(str(store))}' AS src (READ_ONLY)")
@@ -62,9 +102,14 @@ def _scoped_engine(store: Path, retailer_id: str) -> Engine:
         "SELECT table_name, bool_or(column_name = 'retailer_id') FROM information_schema.columns "
         "WHERE table_catalog = 'src' AND table_schema = 'main' GROUP BY table_name"
     ).fetchall()
-    for name, scoped in rows:
-        where = f" WHERE retailer_id = '{_sql_str(retailer_id)}'" if scoped else ""
-        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM src.main."{name}"{where}')
+    for name, has_retailer in rows:
+        where = []
+        if retailer_id is not None and has_retailer:
+            where.append(f"retailer_id = '{_sql_str(retailer_id)}'")
+        if days is not None and (cut := _range_where(name, days)) is not None:
+            where.append(f"({cut})")
+        clause = f" WHERE {' AND '.join(where)}" if where else ""
+        con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM src.main."{name}"{clause}')
     return Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
 
 
@@ -329,6 +374,116 @@ def refresh(
     for brand_id, stage in staged.items():
         _swap_in(stage, brand_folder(root, brand_id))
     return RefreshResult(tuple(chosen), scopes, time.perf_counter() - started)
+
+
+RANGES = "ranges"
+#: What a range snapshot's report adds to its caveats (the range semantics, in English as the
+#: report's other caveats; the pages say it in zh and en).
+RANGE_CAVEATS: tuple[str, ...] = (
+    "Date range {start} to {end}: measured as if only the events of those days had happened "
+    "(content and commerce events, spend); distinct people, attribution and lift count that "
+    "range alone, and look-back windows (attribution, the funnel window, new customers' 365 "
+    "days) do not reach before {start}.",
+    "Within a range, the ad-link section (operational clicks) and any platform-wide aggregate "
+    "the content platform shipped per brand, note, creator or campaign cover the whole period; "
+    "model scores against ground truth are left out (the truth is whole-period).",
+)
+
+
+def range_name(days: tuple[date, date]) -> str:
+    """Return the folder name of a day range: ``<first>_<last>`` in ISO dates."""
+    return f"{days[0].isoformat()}_{days[1].isoformat()}"
+
+
+def range_folder(root: Path, brand_id: str, scope: str, days: tuple[date, date]) -> Path:
+    """Return the folder of one brand's *range snapshot* for ``scope`` and the inclusive
+    ``days`` (first, last): ``<root>/<brand>/<scope>/ranges/<first>_<last>/``. It lives inside
+    the brand's folder, so a :func:`refresh` (new data) drops every range snapshot with it."""
+    return scope_folder(root, brand_id, scope) / RANGES / range_name(days)
+
+
+def build_range(
+    store: Path,
+    root: Path,
+    brand_id: str,
+    scope: str,
+    days: tuple[date, date],
+    settings: Settings | None = None,
+) -> Path:
+    """Measure ``brand_id`` for ``scope`` (``all`` or a retailer id) over the inclusive ``days``
+    and write it as a range snapshot (:func:`range_folder`); return its folder.
+
+    The store is read through :func:`_scoped_engine` views (see there for the semantics) and the
+    unchanged :func:`build_report` runs on them; the report's period is the range and its caveats
+    gain :data:`RANGE_CAVEATS`. Written under a staging name and renamed into place (readers
+    never see half a snapshot); the brand's whole-period snapshot must exist, and if a refresh
+    replaced it while this build ran the result is thrown away (:class:`StoreError`), since it
+    may mix old data into the new snapshots. Raises :class:`AccessDenied` for a brand whose
+    three-party account does not allow a report, :class:`StoreError` when the store cannot be
+    read.
+    """
+    settings = settings or Settings()
+    base = scope_folder(root, brand_id, scope) / META
+    try:
+        generation = base.stat().st_mtime_ns
+    except OSError as exc:
+        raise StoreError(f"no snapshot of brand {brand_id!r} for scope {scope!r}") from exc
+    engine = _scoped_engine(store, None if scope == ALL else scope, days)
+    try:
+        authorize(engine, brand_id)
+        data = build_report(engine, brand_id, settings)
+    finally:
+        engine.close()
+    start, end = days
+    caveats = tuple(c.format(start=start, end=end) for c in RANGE_CAVEATS)
+    data = replace(data, period_start=start, period_end=end, notes_md=(*data.notes_md, *caveats))
+    target = range_folder(root, brand_id, scope, days)
+    stage = root / f".range-{_safe_name(brand_id)}-{os.getpid()}-{threading.get_ident()}"
+    shutil.rmtree(stage, ignore_errors=True)
+    try:
+        write_snapshot(data, stage, scope)
+        try:
+            unchanged = base.stat().st_mtime_ns == generation
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            raise StoreError(f"the snapshots of {brand_id!r} were refreshed during a range build")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            stage.rename(target)
+        except OSError:
+            if not (target / META).exists():  # else another process built it first: keep that
+                raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return target
+
+
+def range_snapshots(root: Path, brand_id: str) -> list[Path]:
+    """Return the folders of ``brand_id``'s range snapshots (every scope), most recently used
+    first (a folder's modification time is its last use, see :func:`touch`)."""
+    folder = brand_folder(root, brand_id)
+    found = [p for p in folder.glob(f"*/{RANGES}/*") if (p / META).exists()]
+    return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+
+def touch(folder: Path) -> None:
+    """Mark a range snapshot as just used (its folder's modification time; meta.json is left
+    alone, since readers reload a snapshot whose meta.json changed)."""
+    with contextlib.suppress(OSError):  # dropped by a refresh or an eviction meanwhile
+        os.utime(folder)
+
+
+def evict_ranges(root: Path, brand_id: str, keep: int, *, spare: Path | None = None) -> int:
+    """Remove ``brand_id``'s least recently used range snapshots beyond ``keep`` (never
+    ``spare``, the one just built); return how many were removed."""
+    folders = [p for p in range_snapshots(root, brand_id) if p != spare]
+    budget = keep - (1 if spare is not None else 0)
+    removed = 0
+    for old in folders[max(budget, 0) :]:
+        shutil.rmtree(old, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 MATCH_RUNS = "match_runs.parquet"
