@@ -182,6 +182,14 @@ def test_a_brand_user_walks_the_dashboard(page: Any, base_url: str, world: World
     assert info.value.suggested_filename.endswith("all.xlsx")
 
     assert not errors, errors
+    # the API docs draw with Swagger UI from this server alone
+    outside: list[str] = []
+    page.on(
+        "request", lambda req: outside.append(req.url) if not req.url.startswith(base_url) else None
+    )
+    page.goto(f"{base_url}/docs")
+    page.wait_for_selector(".opblock")
+    assert not outside, outside
     # another brand's page is not found
     other = page.goto(f"{base_url}/b/{world.brands[1]}/overview")
     assert other is not None and other.status == 404
