@@ -24,6 +24,7 @@ from redcat.web.service import BadQuery, NotFound, Reports, open_report, resolve
 from redcat.web.snapshot import (
     ALL,
     META,
+    StaleRange,
     _scoped_engine,
     build_range,
     evict_ranges,
@@ -245,3 +246,44 @@ def test_refresh_drops_ranges_and_eviction_keeps_the_recent(tmp_path: Path) -> N
     assert range_snapshots(tmp_path, brand) == []
     with pytest.raises(NotFound):
         Reports(tmp_path).get_range(brand, ALL, (D1, D1))
+
+
+def test_a_build_overtaken_by_a_refresh_is_built_again(tmp_path: Path) -> None:
+    calls: list[RangeKey] = []
+
+    def build(key: RangeKey) -> Path:
+        calls.append(key)
+        if len(calls) == 1:
+            raise StaleRange("refreshed meanwhile")
+        return _fake_snapshot(tmp_path, key)
+
+    builder = RangeBuilder(_config(tmp_path), build=build)
+    key = RangeKey("B1", ALL, D1, D2)
+    try:
+        builder.request(key)
+        assert builder.wait_idle(10)
+        assert calls == [key, key] and builder.request(key).status == "ready"
+    finally:
+        builder.close()
+
+
+def test_build_range_drops_a_result_overtaken_by_a_refresh(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "reports"
+    whole = dataclasses.replace(make_demo(days=3), brand_id="B1")
+    write_snapshot(whole, root / "B1" / ALL)
+    from redcat.web import snapshot
+
+    real = snapshot.build_report
+
+    def slow_refresh(*args: object, **kwargs: object) -> object:
+        data = real(*args, **kwargs)  # type: ignore[arg-type]
+        os.utime(root / "B1" / ALL / META, ns=(1, 1))  # a refresh wrote the brand meanwhile
+        return data
+
+    monkeypatch.setattr(snapshot, "build_report", slow_refresh)
+    with pytest.raises(StaleRange):
+        build_range(tiny, root, "B1", ALL, (D1, D2), Settings(store=tiny))
+    assert not range_folder(root, "B1", ALL, (D1, D2)).exists()
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]

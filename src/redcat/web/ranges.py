@@ -31,7 +31,7 @@ from typing import Literal
 
 from redcat.errors import RedcatError
 from redcat.web.config import WebConfig
-from redcat.web.snapshot import META, build_range, evict_ranges, range_folder
+from redcat.web.snapshot import META, StaleRange, build_range, evict_ranges, range_folder
 
 log = logging.getLogger("redcat.web.ranges")
 
@@ -147,7 +147,11 @@ class RangeBuilder:
                 started = time.perf_counter()
                 self._build(key)
                 log.info("range %s built in %.1f s", key, time.perf_counter() - started)
-            except RedcatError as exc:  # a writer holds the store; a refresh ran meanwhile
+            except StaleRange:  # a refresh replaced the brand's snapshots: measure anew
+                with self._cond:
+                    if key not in self._queue:
+                        self._queue.appendleft(key)
+            except RedcatError as exc:  # a writer holds the store; no report for the brand
                 self._fail(key, str(exc))
             except Exception as exc:  # never let one bad build stop the worker
                 log.exception("range %s failed", key)

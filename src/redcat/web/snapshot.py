@@ -377,6 +377,13 @@ def refresh(
 
 
 RANGES = "ranges"
+
+
+class StaleRange(StoreError):
+    """A range build whose brand snapshots were refreshed while it ran (its result is dropped;
+    building it again measures the new data)."""
+
+
 #: What a range snapshot's report adds to its caveats (the range semantics, in English as the
 #: report's other caveats; the pages say it in zh and en).
 RANGE_CAVEATS: tuple[str, ...] = (
@@ -417,7 +424,7 @@ def build_range(
     unchanged :func:`build_report` runs on them; the report's period is the range and its caveats
     gain :data:`RANGE_CAVEATS`. Written under a staging name and renamed into place (readers
     never see half a snapshot); the brand's whole-period snapshot must exist, and if a refresh
-    replaced it while this build ran the result is thrown away (:class:`StoreError`), since it
+    replaced it while this build ran the result is thrown away (:class:`StaleRange`), since it
     may mix old data into the new snapshots. Raises :class:`AccessDenied` for a brand whose
     three-party account does not allow a report, :class:`StoreError` when the store cannot be
     read.
@@ -447,7 +454,7 @@ def build_range(
         except OSError:
             unchanged = False
         if not unchanged:
-            raise StoreError(f"the snapshots of {brand_id!r} were refreshed during a range build")
+            raise StaleRange(f"the snapshots of {brand_id!r} were refreshed during a range build")
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             stage.rename(target)
