@@ -61,7 +61,12 @@ LangQ = Annotated[Literal["zh", "en"], Query(description="zh (简体中文) or e
 ScopeQ = Annotated[str, Query(min_length=1, max_length=64, description="'all' or one retailer id")]
 StartQ = Annotated[
     date | None,
-    Query(description="first day of the range (inclusive; default: the period's first)"),
+    Query(
+        description="first day of the range (inclusive; default: the period's first). A range "
+        "other than the whole period is measured as if only the events of its days had happened "
+        "(look-back windows stop at its first day); the first request answers 202 with "
+        "Retry-After while it is prepared."
+    ),
 ]
 EndQ = Annotated[
     date | None,
