@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -27,7 +28,7 @@ import pandas as pd
 from redcat.engine.core import Engine
 from redcat.errors import ConfigError
 from redcat.funnel.metrics import FunnelSources, ratio, touched_outcomes
-from redcat.privacy.bounds import ContributionBounds, bound_contributions, bounded_aggregate
+from redcat.privacy.bounds import ContributionBounds, bound_contributions
 from redcat.privacy.release import Measure
 from redcat.privacy.thresholds import OTHER, UnionUsers, suppress_small_cells
 from redcat.settings import INTERACTION_EVENTS
@@ -161,7 +162,8 @@ def bounded_outcomes(
     ``value_bound`` per person and cell. One row per key value any outcome has; missing cells
     are 0."""
     wanted = set(columns) if columns is not None else {*TOUCHED, "matched_reach"}
-    frames: list[pd.DataFrame] = []
+    # One bounded aggregate per people column, all run as one query (column name in ``_col``).
+    groups: list[ir.Table] = []
     measures: list[Measure] = []
     unions: dict[str, UnionUsers] = {}
     sens = bounds.sensitivity()
@@ -170,6 +172,7 @@ def bounded_outcomes(
         rows = rows.mutate(date=rows.ts.date())
     else:
         rows = touched_outcomes(sources, key)
+    released_with: dict[str, tuple[str | None, str | None]] = {}
     for people, (event, events, money) in TOUCHED.items():
         if not wanted & {people, events, money} - {None}:
             continue
@@ -178,17 +181,14 @@ def bounded_outcomes(
             if event == "new"
             else rows.filter(rows.event == event)
         )
-        table = _bounded(engine, picked, key, bounds, value="amount" if money else None)
+        groups.append(_bounded(picked, key, bounds, people, value="amount" if money else None))
         unions[people] = _union(engine, picked, key, bounds)
-        part = table[[key]].assign(**{people: table["users"]})
+        released_with[people] = (events, money)
         measures.append(Measure(people, sens["users"]))
         if events:
-            part[events] = table["events"]
             measures.append(Measure(events, sens["events"]))
         if money:
-            part[money] = table["value"]
             measures.append(Measure(money, sens["value"], integer=False))
-        frames.append(part)
     m = sources.matched
     by = "day" if key == "date" else key
     for people, events_in in MATCHED_PEOPLE.items():
@@ -196,39 +196,56 @@ def bounded_outcomes(
             continue
         seen = m.filter(m.event.isin(list(events_in)))
         seen = seen.mutate(**{key: seen[by]}) if by != key else seen
-        table = _bounded(engine, seen, key, bounds, value=None)
+        groups.append(_bounded(seen, key, bounds, people, value=None))
         unions[people] = _union(engine, seen, key, bounds)
-        frames.append(table[[key]].assign(**{people: table["users"]}))
+        released_with[people] = (None, None)
         measures.append(Measure(people, sens["users"]))
-    out: pd.DataFrame | None = None
-    for part in frames:
-        out = part if out is None else out.merge(part, on=key, how="outer")
-    if out is None:
+    if not groups:
         return BoundedOutcomes(pd.DataFrame({key: []}), (), {})
+    long = engine.execute(ibis.union(*groups) if len(groups) > 1 else groups[0])
+    if key == "date":  # calendar days as the funnel's daily table holds them
+        long[key] = pd.to_datetime(long[key]).dt.date
+    out = pd.DataFrame({key: pd.Series(long[key].drop_duplicates().tolist(), dtype="object")})
+    for people, (events, money) in released_with.items():
+        part = long[long["_col"] == people].set_index(key)
+        for column, source in ((people, "users"), (events, "events"), (money, "value")):
+            if column is not None:
+                out[column] = out[key].map(part[source])
     for measure in measures:
         out[measure.column] = (
             out[measure.column].fillna(0).astype("int64" if measure.integer else "float64")
         )
-    if key == "date":  # calendar days as the funnel's daily table holds them
-        out[key] = pd.to_datetime(out[key]).dt.date
     out = out.sort_values(key, kind="stable").reset_index(drop=True)
     return BoundedOutcomes(out, tuple(measures), unions)
 
 
 def _bounded(
-    engine: Engine, rows: ir.Table, key: str, bounds: ContributionBounds, *, value: str | None
-) -> pd.DataFrame:
-    return bounded_aggregate(engine, rows, keys=[key], bounds=bounds, value=value).frame
+    rows: ir.Table, key: str, bounds: ContributionBounds, column: str, *, value: str | None
+) -> ir.Table:
+    """Return the per-cell aggregate of ``rows`` after the contribution bounds: ``key``,
+    ``_col`` (= ``column``), ``users`` (distinct people), ``events`` and ``value`` (money)."""
+    kept = bound_contributions(rows, keys=[key], bounds=bounds, value=value)
+    return kept.group_by(key).agg(
+        _col=ibis.literal(column),
+        users=kept.match_key.nunique(),
+        events=kept.events.sum().cast("int64"),
+        value=kept.value.sum().cast("float64"),
+    )
 
 
 def _union(engine: Engine, rows: ir.Table, key: str, bounds: ContributionBounds) -> UnionUsers:
+    """Return a function counting the distinct bounded people of several cells together. The
+    (person, cell) pairs are fetched once, on the first call: complementary suppression asks
+    for several unions of the same column."""
     kept = bound_contributions(rows, keys=[key], bounds=bounds)
+    pairs: list[pd.DataFrame] = []
 
     def union(group: pd.DataFrame) -> int:
-        ids = [v for v in group[key].tolist() if v is not None and v == v]
-        if not ids:
-            return 0
-        expr = kept.filter(kept[key].isin(ids)).match_key.nunique()
-        return int(engine.execute(expr)["value"].iloc[0])
+        if not pairs:
+            frame = engine.execute(kept.select("match_key", key))
+            pairs.append(frame.assign(_cell=frame[key].map(str)))
+        ids = {str(v) for v in group[key].tolist() if v is not None and v == v}
+        cells = pairs[0]
+        return int(cells.loc[cells["_cell"].isin(ids), "match_key"].nunique())
 
     return union

@@ -285,7 +285,12 @@ def _join(
     return out.drop(columns=["_key"])
 
 
-def _add_rates(frame: pd.DataFrame) -> pd.DataFrame:
+def add_released_rates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` (released people, money and spend columns; NaN where withheld) with the
+    funnel's rates computed from those released parts: back-search and visit rates (people ÷
+    matched reach, clipped to [0, 1]), cost per visit (spend ÷ visitors, currency per person)
+    and ROI (GMV ÷ spend); NaN where a part is withheld or a denominator is 0, and in the other
+    row, whose figures come from different withheld cells per outcome."""
     out = frame.copy()
     if "matched_reach" in out:
         out["back_search_rate"] = noisy_rate(out["back_search_users"], out["matched_reach"])
@@ -312,7 +317,7 @@ def _value(frame: pd.DataFrame, column: str) -> float | None:
 
 
 def _kpis(brand: pd.DataFrame) -> dict[str, float | None]:
-    row = _add_rates(brand.iloc[:1])
+    row = add_released_rates(brand.iloc[:1])
     return {k: _value(row, k) for k in KPI_KEYS}
 
 
@@ -450,6 +455,99 @@ def _period(daily: pd.DataFrame) -> tuple[date, date]:
     return days.min().date(), days.max().date()
 
 
+@dataclass(frozen=True, eq=False)
+class PreparedBrandReport:
+    """A brand view measured but not yet released: the thresholded tables (exact figures, never
+    shown), the question's parameters and what the report needs besides. Release it with
+    :func:`release_brand_report`; it holds no engine, so it may outlive the store's connection."""
+
+    brand_id: str
+    settings: Settings
+    k: int
+    params: Mapping[str, Any]
+    retailers: tuple[str, ...]
+    tables: _Prepared
+
+
+def prepare_brand_report(
+    engine: Engine,
+    brand_id: str,
+    settings: Settings | None = None,
+    *,
+    scope: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> PreparedBrandReport:
+    """Measure ``brand_id``'s brand view on ``engine`` (bounded outcomes, thresholds; no noise,
+    nothing spent) and return it for :func:`release_brand_report`. ``scope`` keys the question
+    (see :func:`build_brand_report`). Raises :class:`~redcat.errors.StoreError` when the brand
+    has no notes, :class:`~redcat.errors.ConfigError` when the settings give brand reports no
+    ε."""
+    settings = settings or Settings()
+    step = progress or (lambda _msg: None)
+    privacy = settings.privacy
+    if REPORT_KIND not in privacy.release_epsilon:
+        raise ConfigError(f"privacy release_epsilon has no {REPORT_KIND!r} entry for brand reports")
+    k = strictest_k(privacy.k, *privacy.party_k.values())
+    known = engine.execute(engine.table("notes").filter(lambda t: t.brand_id == brand_id).count())
+    if int(known["value"][0]) == 0:
+        raise StoreError(f"brand {brand_id!r} has no notes in the store")
+    step("brand view: bounded outcomes")
+    sources = funnel_sources(engine, brand_id, settings.windows)
+    try:
+        prepared = _prepare(engine, brand_id, settings, sources, k)
+    finally:
+        release_sources(sources)
+    params = {
+        "brand": brand_id,
+        "scope": dict(scope or {}),
+        "data_version": data_version(engine),
+        "windows": {
+            "funnel_days": settings.windows.funnel_days,
+            "new_customer_days": settings.windows.new_customer_days,
+        },
+        "k": k,
+        "bounds": [privacy.max_cells_per_user, privacy.max_events_per_cell, privacy.value_bound],
+    }
+    retailers = tuple(engine.distinct_values("cr_commerce_events", "retailer_id"))
+    return PreparedBrandReport(brand_id, settings, k, params, retailers, prepared)
+
+
+def release_brand_report(
+    prepared: PreparedBrandReport,
+    *,
+    ledger: BudgetLedger | None = None,
+    period: str | None = None,
+) -> ReportData:
+    """Release a prepared brand view: one question paid from ``prepared.brand_id``'s budget in
+    ``ledger`` (default: the ledger ``settings.privacy.ledger_url`` names, else a fresh in-memory
+    one, which the report states), the stored answer when the identical question was asked in
+    ``period`` (default: this month). Returns the brand's :class:`ReportData`. Raises
+    :class:`~redcat.errors.PrivacyBudgetExceeded` (nothing spent) when the budget does not
+    cover it."""
+    settings = prepared.settings
+    privacy = settings.privacy
+    own = ledger is None
+    book = ledger or open_ledger(settings)
+    try:
+        bundle = release_bundle(
+            prepared.tables.parts,
+            ledger=book,
+            brand=prepared.brand_id,
+            name=BRAND_REPORT,
+            epsilon=privacy.release_epsilon[REPORT_KIND],
+            params=prepared.params,
+            kind=REPORT_KIND,
+            confidence=privacy.confidence,
+            period=period,
+        )
+        status = book.status(prepared.brand_id, bundle.period)
+        where = book.description
+    finally:
+        if own:
+            book.engine.dispose()
+    return _assemble(prepared, bundle, status, where)
+
+
 def build_brand_report(
     engine: Engine,
     brand_id: str,
@@ -462,7 +560,8 @@ def build_brand_report(
 ) -> ReportData:
     """Return ``brand_id``'s report as the brand may receive it (see the module docstring):
     content figures exact, figures from matched people thresholded, noisy and paid once from
-    ``brand_id``'s budget in ``ledger``.
+    ``brand_id``'s budget in ``ledger`` (:func:`prepare_brand_report`, then
+    :func:`release_brand_report`).
 
     ``ledger``: the budget ledger to spend from (default: the one ``settings.privacy.ledger_url``
     names, else a fresh in-memory ledger, which the report states). ``scope``: what else defines
@@ -474,67 +573,18 @@ def build_brand_report(
     Raises :class:`~redcat.errors.StoreError` when the brand has no notes,
     :class:`~redcat.errors.PrivacyBudgetExceeded` when the budget does not cover the report
     (nothing spent)."""
-    settings = settings or Settings()
-    step = progress or (lambda _msg: None)
-    privacy = settings.privacy
-    k = strictest_k(privacy.k, *privacy.party_k.values())
-    known = engine.execute(engine.table("notes").filter(lambda t: t.brand_id == brand_id).count())
-    if int(known["value"][0]) == 0:
-        raise StoreError(f"brand {brand_id!r} has no notes in the store")
-    step("brand view: bounded outcomes")
-    sources = funnel_sources(engine, brand_id, settings.windows)
-    try:
-        prepared = _prepare(engine, brand_id, settings, sources, k)
-    finally:
-        release_sources(sources)
-    version = data_version(engine)
-    if REPORT_KIND not in privacy.release_epsilon:
-        raise ConfigError(f"privacy release_epsilon has no {REPORT_KIND!r} entry for brand reports")
-    epsilon = privacy.release_epsilon[REPORT_KIND]
-    params = {
-        "brand": brand_id,
-        "scope": dict(scope or {}),
-        "data_version": version,
-        "windows": {
-            "funnel_days": settings.windows.funnel_days,
-            "new_customer_days": settings.windows.new_customer_days,
-        },
-        "k": k,
-        "bounds": [privacy.max_cells_per_user, privacy.max_events_per_cell, privacy.value_bound],
-    }
-    own = ledger is None
-    book = ledger or open_ledger(settings)
-    step("brand view: release")
-    try:
-        bundle = release_bundle(
-            prepared.parts,
-            ledger=book,
-            brand=brand_id,
-            name=BRAND_REPORT,
-            epsilon=epsilon,
-            params=params,
-            kind=REPORT_KIND,
-            confidence=privacy.confidence,
-            period=period,
-        )
-        status = book.status(brand_id, bundle.period)
-        where = book.description
-    finally:
-        if own:
-            book.engine.dispose()
-    return _assemble(engine, brand_id, settings, prepared, bundle, status, where, k)
+    prepared = prepare_brand_report(engine, brand_id, settings, scope=scope, progress=progress)
+    (progress or (lambda _msg: None))("brand view: release")
+    return release_brand_report(prepared, ledger=ledger, period=period)
 
 
 def _assemble(
-    engine: Engine,
-    brand_id: str,
-    settings: Settings,
-    prepared: _Prepared,
+    report: PreparedBrandReport,
     bundle: BundleRelease,
     status: BudgetStatus,
     ledger_description: str,
-    k: int,
 ) -> ReportData:
+    brand_id, settings, k, prepared = report.brand_id, report.settings, report.k, report.tables
     conf = f"{bundle.confidence:.0%}"
     tables: dict[str, pd.DataFrame] = {}
     for level in LEVELS:
@@ -544,7 +594,7 @@ def _assemble(
             bundle.parts[level.part],
             level.key,
         )
-        tables[level.part] = _add_rates(joined) if level.part != "brand" else joined
+        tables[level.part] = add_released_rates(joined) if level.part != "brand" else joined
     brand_part = bundle.parts["brand"]
     brand_row = tables["brand"][~tables["brand"]["is_other"]]
     kpis = _kpis(brand_row)
@@ -595,7 +645,7 @@ def _assemble(
         brand_id=brand_id,
         period_start=start,
         period_end=end,
-        retailers=tuple(engine.distinct_values("cr_commerce_events", "retailer_id")),
+        retailers=report.retailers,
         generated_at=datetime.now(UTC).replace(tzinfo=None, microsecond=0),
         windows={
             "funnel_days": settings.windows.funnel_days,
@@ -765,8 +815,12 @@ __all__ = [
     "LEVELS",
     "PART_WEIGHTS",
     "REPORT_KIND",
+    "PreparedBrandReport",
+    "add_released_rates",
     "build_brand_report",
     "data_version",
     "open_ledger",
+    "prepare_brand_report",
+    "release_brand_report",
     "release_frame",
 ]
