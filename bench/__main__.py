@@ -9,7 +9,8 @@
 Sections: ``world`` (simulate a world and time every pipeline stage, see :mod:`bench.world`),
 ``paths`` (a 1M-row aggregated path file, redcat against ChannelAttribution and mam, see
 :mod:`bench.paths`) and ``psi`` (private set intersection between two party processes over
-mutual TLS at 100k and 1M identifiers per side, see :mod:`bench.psi`; about 3 minutes).
+mutual TLS at 100k and 1M identifiers per side, see :mod:`bench.psi`; about 3 minutes; SPU's
+RR22 too when ``REDCAT_SPU_PYTHON`` names an interpreter with SecretFlow SPU).
 Results go to ``bench/results/latest.json`` and ``latest.md`` (not committed).
 """
 
@@ -247,13 +248,15 @@ def main(argv: list[str] | None = None) -> int:
             sizes = psi_sizes(args)
             say(f"[bold]PSI[/]: two party processes over mutual TLS, {sizes} identifiers per side")
             runs = []
-            for n in sizes:
-                runs.append(run_tls(n, 0.5, workdir=workdir))
-                say(f"  {n:,} x {n:,}: {runs[-1]['wall_s']:.1f} s wall")
+            spu = spu_available()
+            for backend in ("builtin", "spu") if spu else ("builtin",):
+                for n in sizes:
+                    runs.append(run_tls(n, 0.5, workdir=workdir, backend=backend))
+                    say(f"  {backend} {n:,} x {n:,}: {runs[-1]['wall_s']:.1f} s wall")
             title = "PSI over mutual TLS — two party processes on loopback, 50% overlap"
-            rendered = psi_table(runs, spu_available())
+            rendered = psi_table(runs, spu)
             say(rich_table(title, rendered))
-            results["psi"] = {"runs": runs, "spu_installed": spu_available()}
+            results["psi"] = {"runs": runs, "spu_installed": spu}
             markdown += [f"## {title}", "", markdown_table(rendered), ""]
             loads["after psi"] = _load(say)
         if args.only == "lift":  # 20+ minutes: never part of the default run

@@ -4,6 +4,7 @@
     python -m bench.psi --n 1000000           # 1M x 1M
     python -m bench.psi --n 20000 --json      # one JSON line
     python -m bench.psi --tls --n 1000000     # two party processes over mutual TLS on loopback
+    python -m bench.psi --tls --backend spu   # the same with SPU's RR22 (REDCAT_SPU_PYTHON)
 
 With ``--tls`` (:func:`run_tls`, what ``python -m bench --only psi`` runs) each party is its own
 process (``--party-process``, started twice by the parent) running
@@ -25,8 +26,8 @@ protocol does 2(n + m) X25519 operations and O(n + m) hashing; nothing grows fas
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import resource
@@ -34,14 +35,18 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bench.table import Rendered
+from redcat.errors import MatchError
 from redcat.match.certs import make_certs
-from redcat.match.psi import PROTOCOL, PsiParty
+from redcat.match.psi import PROTOCOL, MatchParty, PsiParty, Role
+from redcat.match.spu import PROTOCOL as SPU_PROTOCOL
+from redcat.match.spu import SpuParty, spu_python
 from redcat.match.transport import TRANSPORT, TlsFiles, connect_psi, serve_psi
 from redcat.settings import MatchSettings
 
@@ -127,9 +132,69 @@ def run(n: int, overlap: float, workers: int) -> dict[str, Any]:
     return out
 
 
+def spu_interpreter() -> str | None:
+    """The interpreter that runs the optional SPU RR22 backend (``REDCAT_SPU_PYTHON``, the
+    setting, or this one), if it imports ``spu``; else None."""
+    try:
+        python = spu_python()
+    except MatchError:
+        return None
+    try:
+        probe = subprocess.run(
+            [python, "-c", "import spu.psi"], capture_output=True, timeout=120, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return python if probe.returncode == 0 else None
+
+
 def spu_available() -> bool:
-    """Whether SecretFlow SPU (the optional RR22 backend) can be imported here."""
-    return importlib.util.find_spec("spu") is not None
+    """Whether the SPU backend can run here (see :func:`spu_interpreter`)."""
+    return spu_interpreter() is not None
+
+
+class CountingRelay:
+    """A TCP relay on 127.0.0.1 to ``target`` port that counts the bytes each way: how the bench
+    measures SPU's own link, which reports no byte counts. ``c2s``: bytes from the dialling
+    side; ``s2c``: bytes back to it."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.c2s = 0
+        self.s2c = 0
+        self._lock = threading.Lock()
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._server.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:  # the link is not listening yet: the dialler retries
+                client.close()
+                continue
+            for src, dst, up in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket, up: bool) -> None:
+        try:
+            while chunk := src.recv(1 << 16):
+                dst.sendall(chunk)
+                with self._lock:
+                    if up:
+                        self.c2s += len(chunk)
+                    else:
+                        self.s2c += len(chunk)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
 
 
 def _party_process(args: argparse.Namespace) -> dict[str, Any]:
@@ -140,8 +205,23 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
     a_ids, b_ids = identifiers(args.n, args.overlap)
     serving = args.party_process == "serve"
     ids = b_ids if serving else a_ids
-    role = "responder" if serving else "initiator"
-    party = PsiParty.from_identifiers(role, ids, "phone", workers=args.workers)
+    role: Role = "responder" if serving else "initiator"
+    relay = None
+    party: MatchParty
+    if args.backend == "spu":
+        # SPU's link runs through a counting relay: the peer dials the relay, which forwards here.
+        link_port = _free_port()
+        relay = CountingRelay(link_port)
+        party = SpuParty.from_identifiers(
+            role,
+            ids,
+            "phone",
+            settings=BENCH_SETTINGS,
+            link_port=link_port,
+            advertise_port=relay.port,
+        )
+    else:
+        party = PsiParty.from_identifiers(role, ids, "phone", workers=args.workers)
     del a_ids, b_ids, ids
     prepare = time.perf_counter() - t0
     certs = Path(args.certs)
@@ -166,7 +246,12 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
             expect_peer=peer,
         )
     keys = sorted(net.result.match_keys)
+    link = {}
+    if relay is not None:
+        assert isinstance(party, SpuParty)
+        link = {"link_c2s": relay.c2s, "link_s2c": relay.s2c, "spu_s": round(party.spu_seconds, 2)}
     return {
+        **link,
         "role": role,
         "prepare_s": round(prepare, 2),
         "net_s": round(net.seconds, 2),
@@ -188,11 +273,17 @@ def _free_port() -> int:
 
 
 def run_tls(
-    n: int, overlap: float = 0.5, workers: int | None = None, workdir: Path | None = None
+    n: int,
+    overlap: float = 0.5,
+    workers: int | None = None,
+    workdir: Path | None = None,
+    backend: str = "builtin",
 ) -> dict[str, Any]:
     """Run one PSI of ``n`` x ``n`` phone numbers between two party processes over mutual TLS
-    on loopback; return wall seconds (launch to both exits), each side's seconds, bytes and
-    peak RSS (KiB). Raises RuntimeError if a party fails or the sides disagree."""
+    on loopback with ``backend`` (builtin or spu); return wall seconds (launch to both exits),
+    each side's seconds, bytes and peak RSS (KiB). For spu, each side's bytes add its SPU link
+    traffic (counted by a relay) to its TLS frames. Raises RuntimeError if a party fails or the
+    sides disagree."""
     workers = workers or os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="redcat-psi-bench-", dir=workdir) as tmp:
         certs = Path(tmp)
@@ -201,7 +292,7 @@ def run_tls(
         base = [
             sys.executable, "-m", "bench.psi", "--n", str(n), "--overlap", str(overlap),
             "--workers", str(workers), "--port", str(port), "--certs", str(certs),
-            "--party-process",
+            "--backend", backend, "--party-process",
         ]  # fmt: skip
         load0 = round(os.getloadavg()[0], 2)
         t0 = time.perf_counter()
@@ -221,8 +312,15 @@ def run_tls(
     a, b = sides["connect"], sides["serve"]
     if a["keys_sha256"] != b["keys_sha256"] or a["matched"] != round(n * overlap):
         raise RuntimeError(f"PSI sides disagree: {a['matched']} vs {b['matched']} matches")
+    if backend == "spu":
+        # A's relay carries B's dialled connection (B sends up, A answers down), and vice versa.
+        for mine, theirs in ((a, b), (b, a)):
+            mine["bytes_link"] = theirs["link_c2s"] + mine["link_s2c"]
+        for party in (a, b):
+            party["bytes_sent"] += party["bytes_link"]
     return {
-        "protocol": PROTOCOL,
+        "backend": backend,
+        "protocol": SPU_PROTOCOL if backend == "spu" else PROTOCOL,
         "transport": TRANSPORT,
         "n_per_side": n,
         "overlap": overlap,
@@ -259,8 +357,8 @@ def idle_estimate(result: dict[str, Any]) -> float:
 
 
 def psi_table(results: list[dict[str, Any]], spu: bool) -> Rendered:
-    """Rows of the PSI section (see ``PSI_HEADERS``): each built-in run of :func:`run_tls`, and
-    SPU's row (``not installed`` when it is absent)."""
+    """Rows of the PSI section (see ``PSI_HEADERS``): each run of :func:`run_tls` (either
+    backend), and an SPU row saying ``not installed`` when SPU is absent."""
     notes: list[str] = []
     cells = []
     for r in results:
@@ -270,16 +368,17 @@ def psi_table(results: list[dict[str, Any]], spu: bool) -> Rendered:
             b["peak_rss_main_kib"],
             max(a["peak_rss_worker_kib"], b["peak_rss_worker_kib"]),
         )
+        is_spu = r.get("backend") == "spu"
         cells.append(
             [
-                "ECDH-PSI X25519",
+                "SPU RR22" if is_spu else "ECDH-PSI X25519",
                 f"{r['n_per_side']:,}",
                 f"{r['matched']:,}",
                 f"{r['wall_s']:.1f}",
-                f"{idle_estimate(r):.1f}",
+                "" if is_spu else f"{idle_estimate(r):.1f}",
                 f"{a['bytes_sent'] / 1e6:,.1f} / {b['bytes_sent'] / 1e6:,.1f}",
                 " / ".join(f"{kib / 1024:,.0f}" for kib in rss),
-                "1",
+                "2" if is_spu else "1",
             ]
         )
     notes.append(
@@ -291,12 +390,17 @@ def psi_table(results: list[dict[str, Any]], spu: bool) -> Rendered:
         )
     )
     if spu:
-        note = "SPU is importable, but redcat has no SPU backend yet"
+        notes.append(
+            "SPU RR22: `--backend spu` (redcat.match.spu), SPU in its own interpreter "
+            "(REDCAT_SPU_PYTHON); bytes = TLS control frames + SPU's link (through a counting "
+            "relay); the worker RSS is the SPU process; no idle estimate (SPU's threads)"
+        )
     else:
-        note = "`import spu` fails here (SecretFlow SPU pins numpy < 2; not in redcat's env)"
-    status = "no backend" if spu else "not installed"
-    cells.append(["SPU RR22", "—", "—", status, "", "", "", "2"])
-    notes.append(note)
+        cells.append(["SPU RR22", "—", "—", "not installed", "", "", "", "2"])
+        notes.append(
+            "SPU RR22: not installed — no interpreter with `spu` (set REDCAT_SPU_PYTHON to one; "
+            "SecretFlow SPU pins numpy < 2, so it lives in its own environment)"
+        )
     return Rendered(PSI_HEADERS, cells, notes, PSI_CAPTION)
 
 
@@ -318,6 +422,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", action="store_true", help="print one JSON line only")
     parser.add_argument("--tls", action="store_true", help="two party processes over TLS")
+    parser.add_argument(
+        "--backend", choices=("builtin", "spu"), default="builtin", help="with --tls: PSI backend"
+    )
     parser.add_argument("--party-process", choices=("serve", "connect"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--certs", help=argparse.SUPPRESS)
@@ -326,7 +433,7 @@ def main() -> None:
         print(json.dumps(_party_process(args)))
         return
     result = (
-        run_tls(args.n, args.overlap, args.workers)
+        run_tls(args.n, args.overlap, args.workers, backend=args.backend)
         if args.tls
         else run(args.n, args.overlap, args.workers)
     )

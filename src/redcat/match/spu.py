@@ -289,10 +289,12 @@ class SpuParty:
 
     Same arguments and driving as :class:`redcat.match.psi.PsiParty`, plus: ``python``, the
     SPU interpreter (default :func:`spu_python`); ``link_port``, this side's SPU link port (0: a
-    free one); ``settings`` for the link's timeouts (connect: ``handshake_timeout_s``; silence:
-    ``idle_timeout_s``; a stage: ``run_timeout_s``). Creating it starts the worker, so a missing
-    or broken SPU fails here, before any network. :meth:`attach_network` must run before the
-    first message (the transport does it). Close it (or use ``with``).
+    free one); ``advertise_port``, the port the peer is told to dial instead (a forwarded port,
+    e.g. behind NAT; 0: ``link_port``); ``settings`` for the link's timeouts (connect:
+    ``handshake_timeout_s``; silence: ``idle_timeout_s``; a stage: ``run_timeout_s``). Creating
+    it starts the worker, so a missing or broken SPU fails here, before any network.
+    :meth:`attach_network` must run before the first message (the transport does it). Close it
+    (or use ``with``).
     """
 
     protocol = PROTOCOL
@@ -305,13 +307,14 @@ class SpuParty:
         types: Sequence[str] = WATERFALL,
         python: str | None = None,
         link_port: int = 0,
+        advertise_port: int = 0,
         settings: MatchSettings | None = None,
         max_set_size: int = MAX_SET_SIZE,
     ) -> None:
         if role not in ("initiator", "responder"):
             raise MatchError(f"PSI role must be 'initiator' or 'responder', not {role!r}")
-        if not 0 <= link_port <= 65535:
-            raise MatchError(f"SPU link port must be 0-65535, not {link_port}")
+        if not (0 <= link_port <= 65535 and 0 <= advertise_port <= 65535):
+            raise MatchError(f"SPU link ports must be 0-65535, not {link_port}/{advertise_port}")
         self.role: Role = role
         self.types = check_types(types)
         self.settings = settings or MatchSettings()
@@ -326,6 +329,7 @@ class SpuParty:
         self._secret = X25519PrivateKey.generate()
         self._keys: _RunKeys | None = None
         self._link_port = link_port
+        self._advertise_port = advertise_port
         self._local_host: str | None = None
         self._peer_host: str | None = None
         self._peer_port = 0
@@ -447,6 +451,9 @@ class SpuParty:
         self._keys = _derive(shared, *pubs)
         self._peer_port = self._int(msg, "port", 1, 65535)
 
+    def _advertised(self) -> int:
+        return self._advertise_port or self._link_port
+
     def _public(self) -> bytes:
         return self._secret.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
@@ -467,7 +474,7 @@ class SpuParty:
                 0,
                 types=list(self.types),
                 pub=self._public().hex(),
-                port=self._link_port,
+                port=self._advertised(),
                 size=len(stage.pending),
             )
         except BaseException:
@@ -509,7 +516,7 @@ class SpuParty:
         self._launch(stage)
         self._expect = SETTLED
         return self._encode(
-            READY, 0, pub=self._public().hex(), port=self._link_port, size=len(stage.pending)
+            READY, 0, pub=self._public().hex(), port=self._advertised(), size=len(stage.pending)
         )
 
     def _on_size(self, msg: Mapping[str, Any]) -> bytes:
