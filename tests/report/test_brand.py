@@ -13,7 +13,13 @@ clips anyone) and every buyer visits the shop once and orders once:
 With k = 50, n3 (10 buyers) is withheld; complementary suppression puts the smallest released
 note, n4 (55), with it, so the other row holds n3 + n4 = 65 orders and 1500 GMV. Creators: c1 =
 120, c2 = n2 + n3 = 80, c3 = 55 orders, all released. Readers: the first 30 viewers of each note
-read it (content figures, exact).
+read it (content figures, exact). Every person also searched the retailer for something else
+before, so everyone is matched.
+
+Campaign C1 (n1's spend, 500) has a randomized holdout: its test arm is n1's 200 viewers (120
+buy one order of 50), its control arm 150 people who never see a note, 60 of whom buy one order
+of 50. Orders per person 0.6 vs 0.4: lift +50%, incremental orders (0.6 − 0.4) × 200 = 40,
+incremental GMV 2000, iROAS 2000 / 500 = 4.
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ NOTES = {  # note → (creator, viewers, buyers, amount)
     "n4": ("c3", 90, 55, 20.0),
 }
 READERS = 30
+CONTROL, CONTROL_BUYERS = 150, 60
+#: Every person is a retailer's customer too (so matched): a search for no brand's term.
+ELSEWHERE = (None, "2026-04-20 09:00", "search", "weather", None, None, None)
 
 
 def _build(path: Path) -> None:
@@ -65,6 +74,7 @@ def _build(path: Path) -> None:
         for i in range(viewers):
             user = f"{note}-u{i}"
             content.append((f"{user}-e", user, note, "2026-05-01 10:00", "impression", "feed"))
+            commerce.append(("tmall", f"{user}-s", user, *ELSEWHERE))
             if i < READERS:
                 content.append((f"{user}-r", user, note, "2026-05-01 10:01", "read", "feed"))
             if i < buyers:
@@ -72,6 +82,15 @@ def _build(path: Path) -> None:
                 order = ("2026-05-02 10:05", "order", None, "p1", f"{user}-order", amount)
                 commerce.append(("tmall", f"{user}-v", user, "s1", *visit))
                 commerce.append(("tmall", f"{user}-o", user, "s1", *order))
+    holdouts = [(f"n1-u{i}", "C1", "test") for i in range(NOTES["n1"][1])]
+    for i in range(CONTROL):
+        user = f"ctl-u{i}"
+        holdouts.append((user, "C1", "control"))
+        commerce.append(("tmall", f"{user}-s", user, *ELSEWHERE))
+        if i < CONTROL_BUYERS:
+            order = ("2026-05-02 10:05", "order", None, "p1", f"{user}-order", 50.0)
+            commerce.append(("tmall", f"{user}-o", user, "s1", *order))
+    con.executemany("INSERT INTO holdouts VALUES (?, ?, ?)", holdouts)
     con.executemany("INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?)", notes)
     con.executemany("INSERT INTO content_events VALUES (?, ?, ?, ?, ?, ?)", content)
     con.executemany("INSERT INTO commerce_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", commerce)
@@ -139,6 +158,15 @@ def test_a_note_below_k_is_withheld_and_lands_in_the_other_row(engine: Engine) -
     # Creators: each at least 50 buyers, all released.
     creators = _by_key(data.creators, "creator_id")
     assert creators.loc[["c1", "c2", "c3"], "orders"].tolist() == [120, 80, 55]
+    # Lift from the released arm sums: both arms have at least 50 buyers.
+    lift = next(s for s in data.sections if s.key == "lift").tables[0].frame.iloc[0]
+    assert lift["campaign_id"] == "C1" and lift["spend"] == 500
+    assert (lift["n_test"], lift["n_control"]) == (200, 150)
+    assert (lift["orders_test"], lift["orders_control"]) == (120, 60)
+    assert lift["rel_lift_orders"] == pytest.approx(0.5, abs=1e-3)
+    assert lift["incremental_orders"] == pytest.approx(40, abs=0.1)
+    assert lift["incremental_gmv"] == pytest.approx(2000, abs=5)
+    assert lift["iroas"] == pytest.approx(4, abs=0.01)
 
 
 def test_content_figures_are_exact_and_nothing_exact_about_matched_people_leaks(
@@ -168,7 +196,7 @@ def test_content_figures_are_exact_and_nothing_exact_about_matched_people_leaks(
         assert not {c for c in cols if c.startswith(("raw_", "orders_", "exact_"))}
     assert data.credits.empty and data.truth is None
     assert data.view == "brand" and "models" in data.withheld
-    assert [s.key for s in data.sections] == ["privacy"]
+    assert [s.key for s in data.sections] == ["lift", "privacy"]
     assert "brand view" in header_line(data, "en")
     assert [c.key for c in kpi_view(data, "en").columns] == ["metric", "value", "mode"]
 
@@ -206,7 +234,8 @@ def test_the_identical_report_is_answered_again_and_spends_once(engine: Engine) 
     assert first.kpis == again.kpis
     status = ledger.status("B1")
     assert status.spent == 2.0 and status.releases == 1
-    budget = dict(again.sections[0].tables[1].frame.itertuples(index=False, name=None))
+    privacy = next(s for s in again.sections if s.key == "privacy")
+    budget = dict(privacy.tables[1].frame.itertuples(index=False, name=None))
     assert budget["epsilon spent by this request"].startswith("0 (stored answer")
     # Another scope (e.g. a date range) is another question: it spends again.
     build_brand_report(engine, "B1", settings, ledger=ledger, scope={"start": "2026-05-02"})
@@ -243,7 +272,7 @@ def test_exports_and_page_say_which_mode_produced_each_figure(
     assert kpis.loc["gmv", "mode"].startswith("noisy")
     modes = pd.read_csv(tmp_path / "privacy_release.csv", encoding="utf-8-sig")
     noisy = modes[modes["mode"] == "noisy"]
-    assert set(noisy["table"]) == {"brand", "notes", "daily", "creators", "campaigns"}
+    assert set(noisy["table"]) == {"brand", "notes", "daily", "creators", "campaigns", "lift"}
     assert (noisy["error_bound"] > 0).all()
     page = page_html(data, "en")
     assert 'data-view="brand"' in page and "data-withheld" in page
@@ -304,3 +333,13 @@ def test_released_counts_are_never_negative_and_rates_stay_in_0_1(
     assert (rated["roi"].dropna() >= 0).all()
     ledger.engine.dispose()
     assert math.isfinite(out.spent)
+
+
+def test_lift_is_neither_shown_nor_paid_for_when_an_arm_is_below_k(engine: Engine) -> None:
+    base = _settings()
+    settings = dataclasses.replace(base, privacy=dataclasses.replace(base.privacy, k=70))
+    prepared = prepare_brand_report(engine, "B1", settings)  # control: 60 buyers < 70
+    assert "lift" not in [p.name for p in prepared.tables.parts]
+    data = release_brand_report(prepared, ledger=BudgetLedger.in_memory(settings.privacy))
+    lift = next(s for s in data.sections if s.key == "lift")
+    assert not lift.tables and "no lift is released" in lift.notes[0].en

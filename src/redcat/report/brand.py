@@ -55,9 +55,11 @@ from redcat.privacy.bounds import ContributionBounds
 from redcat.privacy.bundle import BundlePart, BundleRelease, ReleasedPart, release_bundle
 from redcat.privacy.funnel import bounded_outcomes, threshold_funnel_table
 from redcat.privacy.ledger import BudgetLedger, BudgetStatus
+from redcat.privacy.lift import CELL, ArmSums, arm_sums, lift_from_sums
 from redcat.privacy.noise import noisy_rate
 from redcat.privacy.notes import release_sources
 from redcat.privacy.thresholds import OTHER, below_k_label, strictest_k
+from redcat.report.brand_lift import brand_lift_section, no_lift_section
 from redcat.report.data import KPI_KEYS, MODELS, ReportData
 from redcat.report.section import Section, SectionTable, Text2
 from redcat.report.sections.privacy import budget_table
@@ -139,8 +141,14 @@ LEVELS: tuple[Level, ...] = (
         1.0,
     ),
 )
+#: The holdout lift's table and its weight (present only for brands with holdout campaigns).
+LIFT_PART = "lift"
+LIFT_WEIGHT = 1.0
 #: Share of the report's ε per table (part name → weight), as :data:`LEVELS` sets them.
-PART_WEIGHTS: Mapping[str, float] = {lv.part: lv.weight for lv in LEVELS}
+PART_WEIGHTS: Mapping[str, float] = {
+    **{lv.part: lv.weight for lv in LEVELS},
+    LIFT_PART: LIFT_WEIGHT,
+}
 
 #: Content platform's own figures (single owner, exact) kept from the funnel's tables.
 CONTENT_COLUMNS: tuple[str, ...] = (
@@ -162,7 +170,6 @@ CONTENT_COLUMNS: tuple[str, ...] = (
 WITHHELD_SECTIONS: Mapping[str, Text2] = {
     "assets": Text2("人群资产（AIPS）", "audience assets (AIPS)"),
     "links": Text2("种草直达链接", "种草直达 links"),
-    "lift": Text2("增量（对照实验）", "incremental lift (holdouts)"),
     "calibration": Text2("校准归因", "calibrated credits"),
     "roi": Text2("决策周期 ROI", "decision-cycle ROI(T+x)"),
 }
@@ -208,6 +215,7 @@ class _Prepared:
     content: dict[str, pd.DataFrame]
     thresholded: dict[str, pd.DataFrame]
     parts: list[BundlePart]
+    lift: ArmSums | None = None
 
 
 def _bounds(settings: Settings, cells: int | None) -> ContributionBounds:
@@ -252,7 +260,21 @@ def _prepare(
         released = tuple(m for m in measures if m.column in level.released)
         frame = done[[level.key, *(m.column for m in released)]]
         parts.append(BundlePart(level.part, level.key, frame, released, level.weight))
-    return _Prepared(content, thresholded, parts)
+    lift = _lift_arms(engine, brand_id, settings, k)
+    # Lift needs both arms of a campaign: when no campaign has both released, nothing is paid.
+    if lift is not None and len(lift_from_sums(lift.frame, lift.spend)):
+        columns = [CELL, *(m.column for m in lift.measures)]
+        parts.append(BundlePart(LIFT_PART, CELL, lift.frame[columns], lift.measures, LIFT_WEIGHT))
+    return _Prepared(content, thresholded, parts, lift)
+
+
+def _lift_arms(engine: Engine, brand_id: str, settings: Settings, k: int) -> ArmSums | None:
+    """The brand's holdout arms, bounded and thresholded; None without holdout campaigns."""
+    if not engine.has_table("cr_holdouts"):
+        return None
+    bounds = ContributionBounds.from_settings(settings.privacy)
+    arms = arm_sums(engine, brand_id, bounds, window_days=settings.windows.funnel_days, k=k)
+    return arms if len(arms.frame) else None
 
 
 def _text(value: Any) -> str | None:
@@ -629,6 +651,12 @@ def _assemble(
     privacy_section = _privacy_section(
         bundle, prepared, status, ledger_description, daily_other, k, settings
     )
+    lift = prepared.lift
+    lift_section = None
+    if lift is not None and LIFT_PART in bundle.parts:
+        lift_section = brand_lift_section(bundle.parts[LIFT_PART], lift.spend, k, conf)
+    elif lift is not None:
+        lift_section = no_lift_section(k)
     funnel_days = settings.windows.funnel_days
     caveats = (
         f"Brand view: figures about matched people are released through the privacy layer "
@@ -662,7 +690,7 @@ def _assemble(
         model_scores=scores,
         truth=None,
         notes_md=caveats,
-        sections=(privacy_section,),
+        sections=(privacy_section,) if lift_section is None else (lift_section, privacy_section),
         view="brand",
         captions=captions,
         kpi_modes=_kpi_modes(brand_part, kpis, k),
