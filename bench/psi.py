@@ -249,7 +249,13 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
     link = {}
     if relay is not None:
         assert isinstance(party, SpuParty)
-        link = {"link_c2s": relay.c2s, "link_s2c": relay.s2c, "spu_s": round(party.spu_seconds, 2)}
+        link = {
+            "link_c2s": relay.c2s,
+            "link_s2c": relay.s2c,
+            "spu_s": round(party.spu_seconds, 2),
+            # the SPU process's own peak (a fork's ru_maxrss starts at the parent's size)
+            "spu_peak_rss_kib": party.spu_peak_rss_kib,
+        }
     return {
         **link,
         "role": role,
@@ -363,10 +369,11 @@ def psi_table(results: list[dict[str, Any]], spu: bool) -> Rendered:
     cells = []
     for r in results:
         a, b = r["initiator"], r["responder"]
+        worker = "spu_peak_rss_kib" if r.get("backend") == "spu" else "peak_rss_worker_kib"
         rss = (
             a["peak_rss_main_kib"],
             b["peak_rss_main_kib"],
-            max(a["peak_rss_worker_kib"], b["peak_rss_worker_kib"]),
+            max(a[worker] or 0, b[worker] or 0),
         )
         is_spu = r.get("backend") == "spu"
         cells.append(

@@ -21,19 +21,20 @@ Control messages (the PSI frames of :mod:`redcat.match.transport`, over mutual T
                                               ← DONE  {confirmation}
 
 ``pub_*`` are fresh X25519 public keys: both sides derive the run key K from the X25519 shared
-secret and both public keys; nobody else can. Per waterfall stage, each side feeds SPU the
-tokens HMAC(K, "token", type, identifier) of its still-unmatched people's identifiers (raw
-identifiers never reach SPU or the disk), SPU reveals the intersection of the tokens to both
-sides (``broadcast_result``), each side maps them back to its people, and a shared person's
-``match_key`` is HMAC(K, "match_key", type, identifier). Each side announces its stage size
-before the stage (as the built-in protocol's message lengths reveal it too); a stage where
-either side has nothing to send is skipped by both without SPU. After the last stage B sends a
-keyed hash of its sorted match_keys, which A checks, so both end with the same keys or fail.
+secret and both public keys; nobody else can. K_token and K_match are HMAC-SHA256 subkeys of K.
+Per waterfall stage, each side feeds SPU the tokens PRF(K_token, type, identifier) (keyed
+BLAKE2b, 128 bits) of its still-unmatched people's identifiers (raw identifiers never reach SPU
+or the disk), SPU reveals the intersection of the tokens to both sides (``broadcast_result``),
+each side maps them back to its people, and a shared person's ``match_key`` is
+PRF(K_match, type, identifier). Each side announces its stage size before the stage (the
+built-in protocol's message lengths reveal it too); a stage where either side has nothing to
+send is skipped by both without SPU. After the last stage B sends a keyed hash of its sorted
+match_keys, which A checks, so both end with the same keys or fail.
 
-Trade-off against the built-in protocol: the built-in ``match_key`` is a hash of
-H(x)^ab, so a party needs the *other* party (another run) to compute it for any identifier; here,
-once K is agreed, **each party can compute the match_key of any identifier it holds by itself**
-(including ones the peer lacks, which it cannot tell apart from shared ones without the PSI).
+Trade-off against the built-in protocol: the built-in ``match_key`` is a hash of H(x)^ab, so a
+party needs the *other* party (a protocol run) to compute it for any identifier. Here, once K
+is agreed, **each party can compute by itself the match_key any identifier would have in this
+run**, including identifiers the peer does not hold (only the PSI tells which are shared).
 Someone holding only identifiers and public information (the clean room, an eavesdropper, a
 party of another run) still cannot: K comes from both sides' fresh secrets. Both backends reveal
 to each side the intersection and the peer's per-stage set sizes, nothing else, against a
@@ -122,18 +123,21 @@ def spu_python(settings: MatchSettings | None = None) -> str:
 class SpuWorker:
     """One :mod:`redcat.match.spu_worker` process under ``python``, working in ``folder``.
 
-    Starting it waits (up to ``start_timeout`` seconds) until ``spu`` has imported; raises
-    :class:`MatchError` naming the cause when the interpreter is missing or lacks SPU.
+    Starting it raises :class:`MatchError` when the interpreter cannot run; :meth:`wait_ready`
+    then checks that ``spu`` imports. ``peak_rss_kib``: the worker's peak resident memory (KiB,
+    Linux), read when it closes.
     """
 
-    def __init__(self, python: str, folder: Path, *, start_timeout: float) -> None:
+    def __init__(self, python: str, folder: Path) -> None:
         self.python = python
         self.folder = folder
+        self.version = "?"
+        self.peak_rss_kib: int | None = None
         script = folder / "redcat_spu_worker.py"
         shutil.copyfile(_WORKER, script)
         self.log_path = folder / "spu.log"
         env = {k: v for k, v in os.environ.items() if k not in _DROP_ENV}
-        env["TMPDIR"] = str(folder)  # SPU's scratch files and traces stay in the private folder
+        env["TMPDIR"] = str(folder)  # SPU's scratch files go to the private folder
         self._buffer = b""
         with self.log_path.open("wb") as log:
             try:
@@ -151,15 +155,17 @@ class SpuWorker:
                     f"cannot run the SPU interpreter {python!r} ({exc.strerror or exc}); "
                     f"{INSTALL_HINT}"
                 ) from None
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait (up to ``timeout`` seconds) until ``spu`` has imported. Raises
+        :class:`MatchError` naming the cause when the interpreter lacks SPU."""
         try:
-            ready = self.read(start_timeout, "to import spu")
+            ready = self.read(timeout, "to import spu")
         except MatchError as exc:
-            self.close()
-            raise MatchError(f"the SPU interpreter {python!r} is not usable: {exc}") from None
+            raise MatchError(f"the SPU interpreter {self.python!r} is not usable: {exc}") from None
         if not ready.get("ok"):
-            self.close()
             raise MatchError(
-                f"the SPU interpreter {python!r} cannot run the spu backend "
+                f"the SPU interpreter {self.python!r} cannot run the spu backend "
                 f"({ready.get('error')}); {INSTALL_HINT}"
             )
         self.version = str(ready.get("spu", "?"))
@@ -222,7 +228,8 @@ class SpuWorker:
         return (": " + " | ".join(t.strip()[:300] for t in tail)) if tail else ""
 
     def close(self) -> None:
-        """Ask the worker to quit (stopping its link); kill it if it does not within 3 s."""
+        """Ask the worker to quit; kill it if it does not within 3 s."""
+        self.peak_rss_kib = _peak_rss_kib(self.proc.pid) or self.peak_rss_kib
         if self.proc.poll() is None:
             try:
                 assert self.proc.stdin is not None
@@ -239,6 +246,17 @@ class SpuWorker:
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None and not pipe.closed:
                 pipe.close()
+
+
+def _peak_rss_kib(pid: int) -> int | None:
+    """A live process's peak resident memory (VmHWM, KiB) on Linux; None elsewhere."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 @dataclass
@@ -268,9 +286,10 @@ def _derive(shared: bytes, pub_initiator: bytes, pub_responder: bytes) -> _RunKe
 
 
 def _tag(key: bytes, id_type: str, value: str) -> str:
-    """32 hex characters (128 bits) of HMAC-SHA256(key, type NUL identifier)."""
+    """32 hex characters (128 bits) of keyed BLAKE2b(type NUL identifier): a PRF of the
+    identifier under ``key`` (as the built-in protocol's match_key is a keyed BLAKE2b too)."""
     msg = id_type.encode("ascii") + b"\0" + value.encode("utf-8")
-    return hmac.new(key, msg, hashlib.sha256).hexdigest()[:32]
+    return hashlib.blake2b(msg, key=key, digest_size=16).hexdigest()
 
 
 def _host_port(host: str, port: int) -> str:
@@ -320,7 +339,18 @@ class SpuParty:
         self.settings = settings or MatchSettings()
         self.max_set_size = max_set_size
         self._people = len(people)
-        index = index_people(people, self.types)
+        # The worker imports SPU (about half a second) while this side normalizes.
+        python = python or spu_python(self.settings)
+        self._folder = Path(tempfile.mkdtemp(prefix="redcat-spu-"))
+        try:
+            self._worker = SpuWorker(python, self._folder)
+            index = index_people(people, self.types)
+            self._worker.wait_ready(self.settings.handshake_timeout_s)
+        except BaseException:
+            if hasattr(self, "_worker"):
+                self._worker.close()
+            shutil.rmtree(self._folder, ignore_errors=True)
+            raise
         self._owners = index.owners
         self._rejected = index.rejected
         self._duplicates = index.duplicates
@@ -338,15 +368,6 @@ class SpuParty:
         self._closed = False
         self.done = False
         self.spu_seconds = 0.0  # SPU's own time in psi_execute, summed over stages
-        python = python or spu_python(self.settings)
-        self._folder = Path(tempfile.mkdtemp(prefix="redcat-spu-"))
-        try:
-            self._worker = SpuWorker(
-                python, self._folder, start_timeout=self.settings.handshake_timeout_s
-            )
-        except BaseException:
-            shutil.rmtree(self._folder, ignore_errors=True)
-            raise
 
     @classmethod
     def from_identifiers(
@@ -363,6 +384,11 @@ class SpuParty:
     def spu_version(self) -> str:
         """The SPU version the worker imported."""
         return self._worker.version
+
+    @property
+    def spu_peak_rss_kib(self) -> int | None:
+        """The SPU worker's peak resident memory (KiB; Linux, once closed), else None."""
+        return self._worker.peak_rss_kib
 
     # -- network -------------------------------------------------------------------------------
 
