@@ -25,6 +25,7 @@ incremental GMV 2000, iROAS 2000 / 500 = 4.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,6 +50,7 @@ from redcat.report.brand import (
     prepare_brand_report,
     release_brand_report,
 )
+from redcat.report.data import view_meta, with_view_meta
 from redcat.report.html import page_html
 from redcat.report.tables import export_csv, header_line, kpi_view
 from redcat.settings import PrivacySettings, Settings
@@ -343,3 +345,18 @@ def test_lift_is_neither_shown_nor_paid_for_when_an_arm_is_below_k(engine: Engin
     data = release_brand_report(prepared, ledger=BudgetLedger.in_memory(settings.privacy))
     lift = next(s for s in data.sections if s.key == "lift")
     assert not lift.tables and "no lift is released" in lift.notes[0].en
+
+
+def test_view_meta_round_trips_through_json(engine: Engine) -> None:
+    settings = _settings()
+    data = build_brand_report(
+        engine, "B1", settings, ledger=BudgetLedger.in_memory(settings.privacy)
+    )
+    meta = json.loads(json.dumps(view_meta(data), ensure_ascii=False))
+    bare = dataclasses.replace(
+        data, view="operator", captions={}, kpi_modes={}, withheld=frozenset()
+    )
+    back = with_view_meta(bare, meta)
+    assert back.view == "brand" and back.withheld == data.withheld
+    assert back.captions == data.captions and back.kpi_modes == data.kpi_modes
+    assert with_view_meta(bare, {}).view == "operator"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -196,6 +196,32 @@ class ReportData:
         order = {stage: i for i, stage in enumerate(FUNNEL_STAGES)}
         ranked = self.funnel.assign(_order=self.funnel["stage"].map(order))
         return ranked.sort_values("_order").drop(columns="_order").reset_index(drop=True)
+
+
+def view_meta(data: ReportData) -> dict[str, Any]:
+    """Return what says which view ``data`` is and which mode produced each figure, as plain
+    JSON values (for a snapshot's metadata): ``view``, ``captions`` and ``kpi_modes`` (key →
+    ``{"zh": ..., "en": ...}``) and ``withheld`` (sorted list). :func:`with_view_meta` puts it
+    back."""
+    return {
+        "view": data.view,
+        "captions": {k: {"zh": t.zh, "en": t.en} for k, t in data.captions.items()},
+        "kpi_modes": {k: {"zh": t.zh, "en": t.en} for k, t in data.kpi_modes.items()},
+        "withheld": sorted(data.withheld),
+    }
+
+
+def with_view_meta(data: ReportData, meta: Mapping[str, Any]) -> ReportData:
+    """Return ``data`` with the view, captions, KPI modes and withheld tables of ``meta`` (as
+    :func:`view_meta` wrote them); a ``meta`` without them (an older snapshot) leaves the
+    operator view's defaults."""
+    return replace(
+        data,
+        view=str(meta.get("view", "operator")),
+        captions={k: Text2(v["zh"], v["en"]) for k, v in meta.get("captions", {}).items()},
+        kpi_modes={k: Text2(v["zh"], v["en"]) for k, v in meta.get("kpi_modes", {}).items()},
+        withheld=frozenset(str(w) for w in meta.get("withheld", ())),
+    )
 
 
 def is_missing(value: Any) -> bool:
