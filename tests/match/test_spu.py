@@ -17,7 +17,16 @@ import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import duckdb
 import pytest
+from tests.match.test_leaks import (
+    KEYS,
+    find,
+    forbidden_forms,
+    values_of_files,
+    values_of_store,
+)
+from tests.match.world_files import loopback_alliance, write_world
 
 from redcat.cli.main import main
 from redcat.errors import MatchError
@@ -369,3 +378,31 @@ def test_cli_serve_and_connect_with_the_spu_backend(
     assert {r["user_key"] for r in rows_b} == {f"b{i}" for i in range(46)}
     assert {r["match_key"] for r in rows_a} == {r["match_key"] for r in rows_b}
     assert list(rows_a[0]) == ["user_key", "match_key"]
+
+
+def test_an_alliance_over_spu_fills_the_same_clean_room_with_no_raw_key(
+    spu_env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content_dir, retailers = write_world(tmp_path / "in", KEYS)
+    extra = {name: ["--backend", "spu"] for name in ("content", *retailers)}
+    clean_room = loopback_alliance(tmp_path, content_dir, retailers, extra)
+    capsys.readouterr()
+    forms = forbidden_forms(KEYS.values())
+    assert find(values_of_files(clean_room), forms) == []
+    assert find(values_of_store(clean_room / "clean_room.duckdb"), forms) == []
+    con = duckdb.connect(str(clean_room / "clean_room.duckdb"), read_only=True)
+    try:  # as with the built-in protocol: 4 people, u2 once across tmall and jd
+        assert con.execute(
+            "SELECT count(DISTINCT match_key) FROM (SELECT match_key FROM cr_content_events "
+            "UNION ALL SELECT match_key FROM cr_commerce_events "
+            "UNION ALL SELECT match_key FROM cr_holdouts)"
+        ).fetchall() == [(4,)]
+        assert con.execute(
+            "SELECT retailer_id, content_users, retailer_users, matched_users, protocol "
+            "FROM match_runs ORDER BY 1"
+        ).fetchall() == [
+            ("jd", 4, 3, 2, PROTOCOL),
+            ("tmall", 4, 4, 3, PROTOCOL),
+        ]
+    finally:
+        con.close()
