@@ -87,3 +87,24 @@ def test_a_persistent_ledger_answers_the_identical_report_again(
         ledger.engine.dispose()
     assert status.spent == 2.0 and status.releases == 1
     capsys.readouterr()
+
+
+def test_a_report_the_budget_does_not_cover_is_one_clear_line(
+    world_store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ops = f"sqlite:///{tmp_path / 'ops.db'}"
+    ledger = BudgetLedger.open(ops)
+    try:
+        ledger.set_budget("B02", 1.5)  # a brand report needs ε = 2
+    finally:
+        ledger.engine.dispose()
+    args = ["report", "--brand", "B02", "--ops-db", ops, "--store", str(world_store)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "privacy budget of brand 'B02'" in err
+    assert "nothing was spent" in err
+    ledger = BudgetLedger.open(ops)
+    try:
+        assert ledger.status("B02").spent == 0.0
+    finally:
+        ledger.engine.dispose()

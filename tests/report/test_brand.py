@@ -50,7 +50,7 @@ from redcat.report.brand import (
     prepare_brand_report,
     release_brand_report,
 )
-from redcat.report.data import view_meta, with_view_meta
+from redcat.report.data import ReportData, view_meta, with_view_meta
 from redcat.report.html import page_html
 from redcat.report.tables import export_csv, header_line, kpi_view
 from redcat.settings import PrivacySettings, Settings
@@ -360,3 +360,12 @@ def test_view_meta_round_trips_through_json(engine: Engine) -> None:
     assert back.view == "brand" and back.withheld == data.withheld
     assert back.captions == data.captions and back.kpi_modes == data.kpi_modes
     assert with_view_meta(bare, {}).view == "operator"
+
+
+def test_the_operator_view_is_labelled_exact_and_operator_only(small: ReportData) -> None:
+    assert small.view == "operator"
+    assert header_line(small, "en").endswith("View: exact — clean-room operator only")
+    assert "精确值——仅限净室运营方" in header_line(small, "zh")
+    page = page_html(small, "en")
+    assert 'data-view="operator"' in page and "exact — clean-room operator only" in page
+    assert "data-withheld" not in page and "chart-models" in page

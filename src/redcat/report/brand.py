@@ -641,11 +641,14 @@ def _assemble(
         f"probability within {_error_text(brand_part, 'en')}); rates are computed from released "
         "figures; the rest is the content platform's own data, exact.",
     )
+    stage_eps = brand_part.epsilon / max(len(brand_part.error), 1)
     captions["funnel"] = Text2(
-        f"各环节人数为噪声值（每格 {conf} 误差不超过 "
-        f"±{_num(brand_part.error['matched_reach'])} 人），少于 {k} 人的环节已隐藏。",
-        f"Stage users are noisy ({stage_err} per stage at {conf}); a stage from fewer than {k} "
-        "people is withheld.",
+        f"模式：噪声（每个环节 ε={stage_eps:.2g}，{conf} 概率下误差不超过 "
+        f"±{_num(brand_part.error['matched_reach'])} 人）；少于 {k} 人的环节已隐藏（—）；"
+        "转化率由发布的人数计算。",
+        f"Mode: noisy (ε={stage_eps:.2g} per stage; {stage_err} per stage at {conf}); a stage "
+        f"from fewer than {k} people is withheld (—); rates are computed from the released "
+        "users.",
     )
     captions["models"] = WITHHELD_MODELS
     privacy_section = _privacy_section(
