@@ -42,6 +42,7 @@ from redcat.match.idfile import (
     write_matches,
 )
 from redcat.match.psi import MatchParty, PartyFactory, PsiParty, Role
+from redcat.match.spu import PROTOCOL as SPU_PROTOCOL
 from redcat.match.spu import SpuParty
 from redcat.match.transport import (
     NetMatch,
@@ -302,6 +303,8 @@ def summary_table(net: NetMatch, rows: int, prepare_s: float, out: Path) -> Tabl
     add("peer certificate", ", ".join(net.peer_certificate))
     add("seconds (read ids + network run)", f"{prepare_s:.2f} + {net.seconds:.2f}")
     add("bytes sent / received", f"{net.bytes_sent:,} / {net.bytes_received:,}")
+    if r.protocol == SPU_PROTOCOL:
+        add("bytes on SPU's link", "not counted (its own connection)")
     add("written", f"{out} ({matched:,} rows)")
     return table
 

@@ -43,9 +43,15 @@ semi-honest peer.
 SPU's link is its own brpc connection, not redcat's TLS channel: each side listens on its
 ``link_port`` (``--spu-port``; 0 picks a free one) at the IP address of the redcat connection,
 and dials the peer's port at the address it sees the peer at, so both parties must be able to
-reach each other's SPU port (as well as the served one). Everything sent on it is a
-function of the keyed tokens, never of raw identifiers. Nothing is written outside a private
-temporary folder (mode 0700), removed when the party closes; SPU's scratch files go there too.
+reach each other's SPU port (as well as the served one). The link is neither encrypted nor
+authenticated, but everything on it is a function of the keyed tokens (sorted, so positions
+carry nothing), never of raw identifiers: an eavesdropper learns the set and intersection sizes;
+someone who impersonates the peer on the link lacks K, so matches nothing, and any tampering
+that changes the result fails the confirmation exchanged over TLS.
+
+Nothing stays on disk: tokens and SPU's scratch files live in a private temporary folder (mode
+0700) removed when the party closes, and the timing traces SPU writes to /tmp regardless are
+deleted.
 """
 
 from __future__ import annotations
@@ -620,7 +626,8 @@ class SpuParty:
         path = self._folder / f"stage{index}.in.csv"
         with path.open("w", encoding="ascii", newline="") as fh:
             fh.write("t\n")
-            fh.writelines(t + "\n" for t in tokens)
+            # sorted: the link's clear-text result indices then say nothing about input order
+            fh.writelines(t + "\n" for t in sorted(tokens))
         self._worker.send(
             {
                 "op": "psi",
