@@ -208,6 +208,9 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
     role: Role = "responder" if serving else "initiator"
     relay = None
     party: MatchParty
+    certs = Path(args.certs)
+    name, peer = ("tmall", "content") if serving else ("content", "tmall")
+    tls = TlsFiles(certs / f"{name}.pem", certs / f"{name}.key", certs / "ca.pem")
     if args.backend == "spu":
         # SPU's link runs through a counting relay: the peer dials the relay, which forwards here.
         link_port = _free_port()
@@ -219,14 +222,12 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
             settings=BENCH_SETTINGS,
             link_port=link_port,
             advertise_port=relay.port,
+            link_tls=tls,
         )
     else:
         party = PsiParty.from_identifiers(role, ids, "phone", workers=args.workers)
     del a_ids, b_ids, ids
     prepare = time.perf_counter() - t0
-    certs = Path(args.certs)
-    name, peer = ("tmall", "content") if serving else ("content", "tmall")
-    tls = TlsFiles(certs / f"{name}.pem", certs / f"{name}.key", certs / "ca.pem")
     if serving:
         net = serve_psi(
             party,
@@ -399,8 +400,9 @@ def psi_table(results: list[dict[str, Any]], spu: bool) -> Rendered:
     if spu:
         notes.append(
             "SPU RR22: `--backend spu` (redcat.match.spu), SPU in its own interpreter "
-            "(REDCAT_SPU_PYTHON); bytes = TLS control frames + SPU's link (through a counting "
-            "relay); the worker RSS is the SPU process; no idle estimate (SPU's threads)"
+            "(REDCAT_SPU_PYTHON), its link under mutual TLS too; bytes = redcat's frames + "
+            "SPU's link (counted by a relay, TLS records included); the worker RSS is the SPU "
+            "process; no idle estimate (SPU's threads)"
         )
     else:
         cells.append(["SPU RR22", "—", "—", "not installed", "", "", "", "2"])

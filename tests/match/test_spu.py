@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -32,7 +33,7 @@ from redcat.cli.main import main
 from redcat.errors import MatchError
 from redcat.match.certs import make_certs
 from redcat.match.psi import PROTOCOL as BUILTIN
-from redcat.match.psi import MatchParty, PsiParty, PsiResult, run_in_process
+from redcat.match.psi import MatchParty, PsiParty, PsiResult, Role, run_in_process
 from redcat.match.spu import PROTOCOL, SPU_PYTHON_ENV, SpuParty, spu_python
 from redcat.match.transport import NetMatch, TlsFiles, connect_psi, serve_psi
 from redcat.settings import MatchSettings
@@ -253,7 +254,24 @@ def test_a_tampered_confirmation_voids_the_run(spu: str) -> None:
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("pki")
     make_certs(root, ["content", "tmall"])
+    make_certs(root / "evil", ["tmall"])
     return root
+
+
+def test_an_spu_link_peer_signed_by_another_ca_is_refused(spu: str, pki: Path) -> None:
+    quick = replace(FAST, handshake_timeout_s=3.0)
+    kw = {"types": TYPES, "python": spu, "settings": quick}
+    a = SpuParty("initiator", A, link_tls=_tls(pki, "content"), **kw)  # type: ignore[arg-type]
+    b = SpuParty("responder", B, link_tls=_tls(pki / "evil", "tmall"), **kw)  # type: ignore[arg-type]
+    a.attach_network("127.0.0.1", "127.0.0.1")
+    b.attach_network("127.0.0.1", "127.0.0.1")
+    with a, b:
+        ready = b.receive(a.first_message())
+        assert ready is not None
+        refused = r"SPU's link to the peer at 127\.0\.0\.1:\d+ did not come up"
+        with pytest.raises(MatchError, match=refused):
+            a.receive(ready)
+    assert not a._folder.exists() and not b._folder.exists()
 
 
 def _tls(pki: Path, name: str) -> TlsFiles:
@@ -301,9 +319,13 @@ def _connect(party: MatchParty, pki: Path, port: int) -> NetMatch:
     )
 
 
-def test_two_spu_parties_over_mutual_tls(spu: str, pki: Path) -> None:
-    server = Server(SpuParty("responder", B, types=TYPES, python=spu, settings=FAST), pki)
-    a = _connect(SpuParty("initiator", A, types=TYPES, python=spu, settings=FAST), pki, server.port)
+def test_two_spu_parties_over_mutual_tls_with_a_tls_link(spu: str, pki: Path) -> None:
+    def party(role: Role, people: Mapping[str, Mapping[str, object]], name: str) -> SpuParty:
+        tls = _tls(pki, name)
+        return SpuParty(role, people, types=TYPES, python=spu, settings=FAST, link_tls=tls)
+
+    server = Server(party("responder", B, "tmall"), pki)
+    a = _connect(party("initiator", A, "content"), pki, server.port)
     b = server.join()
     assert isinstance(b, NetMatch), b
     assert a.result.match_keys == b.result.match_keys and len(a.result.matches) == 47

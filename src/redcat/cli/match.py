@@ -169,12 +169,13 @@ SpuPortOpt = Annotated[
 
 
 def party_factory(
-    backend: Backend, workers: int | None, spu_port: int, settings: MatchSettings
+    backend: Backend, workers: int | None, spu_port: int, settings: MatchSettings, tls: TlsFiles
 ) -> PartyFactory:
-    """Return how to build this side's PSI party for ``backend``."""
+    """Return how to build this side's PSI party for ``backend`` (SPU's link runs mutual TLS
+    with the same certificates as redcat's channel)."""
     if backend is Backend.spu:
         return lambda role, people, types: SpuParty(
-            role, people, types=types, link_port=spu_port, settings=settings
+            role, people, types=types, link_port=spu_port, link_tls=tls, settings=settings
         )
     return lambda role, people, types: PsiParty(role, people, types=types, workers=workers)
 
@@ -348,7 +349,7 @@ def match_serve(
             progress=progress,
         )
 
-    make = party_factory(backend, workers, spu_port, settings)
+    make = party_factory(backend, workers, spu_port, settings, tls)
     _dispatch(
         "responder", party, ids, input_dir, id_col, id_type, out, workers, person_secret, make, run
     )
@@ -390,7 +391,7 @@ def match_connect(
             progress=progress,
         )
 
-    make = party_factory(backend, workers, spu_port, settings)
+    make = party_factory(backend, workers, spu_port, settings, tls)
     _dispatch(
         "initiator", party, ids, input_dir, id_col, id_type, out, workers, person_secret, make, run
     )

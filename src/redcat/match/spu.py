@@ -43,11 +43,13 @@ semi-honest peer.
 SPU's link is its own brpc connection, not redcat's TLS channel: each side listens on its
 ``link_port`` (``--spu-port``; 0 picks a free one) at the IP address of the redcat connection,
 and dials the peer's port at the address it sees the peer at, so both parties must be able to
-reach each other's SPU port (as well as the served one). The link is neither encrypted nor
-authenticated, but everything on it is a function of the keyed tokens (sorted, so positions
-carry nothing), never of raw identifiers: an eavesdropper learns the set and intersection sizes;
-someone who impersonates the peer on the link lacks K, so matches nothing, and any tampering
-that changes the result fails the confirmation exchanged over TLS.
+reach each other's SPU port (as well as the served one). With ``link_tls`` (what the CLI does,
+with the parties' ``--cert/--key/--ca``) the link runs mutual TLS too: each side accepts only a
+peer certificate signed by its CA (brpc checks the chain, not the names; the names were checked
+on redcat's channel). Either way everything on the link is a function of the keyed tokens
+(sorted, so positions carry nothing), never of raw identifiers: someone who got onto the link
+lacks K, so matches nothing, and any tampering that changes the result fails the confirmation
+exchanged over redcat's channel.
 
 Nothing stays on disk: tokens and SPU's scratch files live in a private temporary folder (mode
 0700) removed when the party closes, and the timing traces SPU writes to /tmp regardless are
@@ -91,6 +93,7 @@ from redcat.match.psi import (
     index_people,
     pending_identifiers,
 )
+from redcat.match.transport import TlsFiles
 from redcat.settings import MatchSettings
 
 PROTOCOL = "redcat-spu-rr22/1"
@@ -234,7 +237,8 @@ class SpuWorker:
         return (": " + " | ".join(t.strip()[:300] for t in tail)) if tail else ""
 
     def close(self) -> None:
-        """Ask the worker to quit; kill it if it does not within 3 s."""
+        """Ask the worker to quit; kill it if it does not within 1 s (it exits at once unless
+        stuck in SPU, e.g. on a link that never came up)."""
         self.peak_rss_kib = _peak_rss_kib(self.proc.pid) or self.peak_rss_kib
         if self.proc.poll() is None:
             try:
@@ -244,7 +248,7 @@ class SpuWorker:
             except OSError:
                 pass
             try:
-                self.proc.wait(timeout=3)
+                self.proc.wait(timeout=1)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -315,7 +319,9 @@ class SpuParty:
     Same arguments and driving as :class:`redcat.match.psi.PsiParty`, plus: ``python``, the
     SPU interpreter (default :func:`spu_python`); ``link_port``, this side's SPU link port (0: a
     free one); ``advertise_port``, the port the peer is told to dial instead (a forwarded port,
-    e.g. behind NAT; 0: ``link_port``); ``settings`` for the link's timeouts (connect:
+    e.g. behind NAT; 0: ``link_port``); ``link_tls``, this side's certificate, key and CA to run
+    SPU's link under mutual TLS as well (the CLI passes its ``--cert/--key/--ca``; None: a plain
+    link); ``settings`` for the link's timeouts (connect:
     ``handshake_timeout_s``; silence: ``idle_timeout_s``; a stage: ``run_timeout_s``). Creating
     it starts the worker, so a missing or broken SPU fails here, before any network.
     :meth:`attach_network` must run before the first message (the transport does it). Close it
@@ -333,6 +339,7 @@ class SpuParty:
         python: str | None = None,
         link_port: int = 0,
         advertise_port: int = 0,
+        link_tls: TlsFiles | None = None,
         settings: MatchSettings | None = None,
         max_set_size: int = MAX_SET_SIZE,
     ) -> None:
@@ -366,6 +373,8 @@ class SpuParty:
         self._keys: _RunKeys | None = None
         self._link_port = link_port
         self._advertise_port = advertise_port
+        self._link_tls = link_tls
+        self._linked = False
         self._local_host: str | None = None
         self._peer_host: str | None = None
         self._peer_port = 0
@@ -425,6 +434,13 @@ class SpuParty:
             ),
             "connect_retry_interval_ms": interval_ms,
             "recv_timeout_ms": int(self.settings.idle_timeout_s * 1000),
+            "tls": None
+            if self._link_tls is None
+            else {
+                "cert": str(Path(self._link_tls.cert).resolve()),
+                "key": str(Path(self._link_tls.key).resolve()),
+                "ca": str(Path(self._link_tls.ca).resolve()),
+            },
         }
 
     # -- messages ------------------------------------------------------------------------------
@@ -644,6 +660,8 @@ class SpuParty:
         if not stage.running:
             return
         assert self._keys is not None
+        if not self._linked:
+            self._wait_link()
         answer = self._worker.read(self.settings.run_timeout_s, f"on the {stage.id_type} stage")
         if not answer.get("ok"):
             raise MatchError(f"SPU RR22 failed on the {stage.id_type} stage: {answer.get('error')}")
@@ -673,6 +691,22 @@ class SpuParty:
             path.unlink(missing_ok=True)
 
     # -- life cycle ----------------------------------------------------------------------------
+
+    def _wait_link(self) -> None:
+        """Wait for SPU's link to come up: brpc retries a refused TLS handshake forever, so the
+        wait is bounded here (``handshake_timeout_s`` plus 5 s)."""
+        wait = self.settings.handshake_timeout_s + 5.0
+        peer = _host_port(self._peer_host or "?", self._peer_port)
+        try:
+            answer = self._worker.read(wait, "to connect")
+        except MatchError as exc:
+            raise MatchError(
+                f"SPU's link to the peer at {peer} did not come up ({exc}): is that port "
+                "reachable from here, and are both sides' certificates signed by each other's CA?"
+            ) from None
+        if not answer.get("ok") or not answer.get("linked"):
+            raise MatchError(f"SPU's link to the peer at {peer} failed: {answer.get('error')}")
+        self._linked = True
 
     def _need_network(self) -> None:
         if self._local_host is None:

@@ -14,8 +14,9 @@ then answers each command read from stdin:
   same column, both sides learn it) to ``output``; answer ``{"ok": true, "intersection": N,
   "original": M, "seconds": S}``. The first command creates the two-party brpc link from
   ``LINK`` = ``{"id", "rank", "parties": [[id, "host:port"], [id, "host:port"]],
-  "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms"}``; later commands
-  reuse it.
+  "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "tls"}`` (``tls``:
+  ``{"cert", "key", "ca"}`` PEM paths for mutual TLS on the link, or null) and answers
+  ``{"ok": true, "linked": true}`` once it is up; later commands reuse it.
 - ``{"op": "quit"}`` or the end of stdin: exit 0 (without stopping the link: brpc's stop
   waits for a peer that may have exited first).
 
@@ -46,6 +47,16 @@ def _link(link: Any, spec: dict[str, Any]) -> Any:
     desc.recv_timeout_ms = int(spec["recv_timeout_ms"])
     for party_id, host in spec["parties"]:
         desc.add_party(str(party_id), str(host))
+    tls = spec.get("tls")
+    if tls:
+        # mutual TLS on the link too, with the party's certificates: each side presents its own
+        # and accepts only a peer signed by its CA (brpc checks the chain, not the names).
+        desc.enable_ssl = True
+        for opts in (desc.client_ssl_opts, desc.server_ssl_opts):
+            opts.cert.certificate_path = str(tls["cert"])
+            opts.cert.private_key_path = str(tls["key"])
+            opts.verify.ca_file_path = str(tls["ca"])
+            opts.verify.verify_depth = 4
     return link.create_brpc(desc, int(spec["rank"]))
 
 
@@ -88,6 +99,7 @@ def main() -> int:
         try:
             if lctx is None:
                 lctx = _link(link, cmd["link"])
+                _emit(chan, {"ok": True, "linked": True})
             started = time.perf_counter()
             report = psi.psi_execute(_config(psi, cmd), lctx)
             _emit(
