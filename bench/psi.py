@@ -173,13 +173,23 @@ class CountingRelay:
                 client, _ = self._server.accept()
             except OSError:
                 return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        # The peer may dial before this side's link listens: hold its connection and retry
+        # (closing it instead breaks brpc's TLS retries), for up to a minute.
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target))
-            except OSError:  # the link is not listening yet: the dialler retries
-                client.close()
-                continue
-            for src, dst, up in ((client, upstream, True), (upstream, client, False)):
-                threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    client.close()
+                    return
+                time.sleep(0.05)
+        for src, dst, up in ((client, upstream, True), (upstream, client, False)):
+            threading.Thread(target=self._pipe, args=(src, dst, up), daemon=True).start()
 
     def _pipe(self, src: socket.socket, dst: socket.socket, up: bool) -> None:
         try:
@@ -211,8 +221,9 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
     certs = Path(args.certs)
     name, peer = ("tmall", "content") if serving else ("content", "tmall")
     tls = TlsFiles(certs / f"{name}.pem", certs / f"{name}.key", certs / "ca.pem")
-    if args.backend == "spu":
-        # SPU's link runs through a counting relay: the peer dials the relay, which forwards here.
+    if args.backend == "spu" and args.spu_relay:
+        # SPU's link runs plain through a counting relay: the peer dials the relay, which
+        # forwards here.
         link_port = _free_port()
         relay = CountingRelay(link_port)
         party = SpuParty.from_identifiers(
@@ -222,8 +233,9 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
             settings=BENCH_SETTINGS,
             link_port=link_port,
             advertise_port=relay.port,
-            link_tls=tls,
         )
+    elif args.backend == "spu":  # as the CLI runs it: SPU's link under mutual TLS
+        party = SpuParty.from_identifiers(role, ids, "phone", settings=BENCH_SETTINGS, link_tls=tls)
     else:
         party = PsiParty.from_identifiers(role, ids, "phone", workers=args.workers)
     del a_ids, b_ids, ids
@@ -247,16 +259,15 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
             expect_peer=peer,
         )
     keys = sorted(net.result.match_keys)
-    link = {}
-    if relay is not None:
-        assert isinstance(party, SpuParty)
+    link: dict[str, Any] = {}
+    if isinstance(party, SpuParty):
         link = {
-            "link_c2s": relay.c2s,
-            "link_s2c": relay.s2c,
             "spu_s": round(party.spu_seconds, 2),
             # the SPU process's own peak (a fork's ru_maxrss starts at the parent's size)
             "spu_peak_rss_kib": party.spu_peak_rss_kib,
         }
+    if relay is not None:
+        link |= {"link_c2s": relay.c2s, "link_s2c": relay.s2c}
     return {
         **link,
         "role": role,
@@ -279,19 +290,11 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run_tls(
-    n: int,
-    overlap: float = 0.5,
-    workers: int | None = None,
-    workdir: Path | None = None,
-    backend: str = "builtin",
-) -> dict[str, Any]:
-    """Run one PSI of ``n`` x ``n`` phone numbers between two party processes over mutual TLS
-    on loopback with ``backend`` (builtin or spu); return wall seconds (launch to both exits),
-    each side's seconds, bytes and peak RSS (KiB). For spu, each side's bytes add its SPU link
-    traffic (counted by a relay) to its TLS frames. Raises RuntimeError if a party fails or the
-    sides disagree."""
-    workers = workers or os.cpu_count() or 1
+def _run_pair(
+    n: int, overlap: float, workers: int, workdir: Path | None, backend: str, relay: bool
+) -> tuple[float, dict[str, Any], dict[str, Any]]:
+    """Launch both party processes; return wall seconds and each side's (A, B) measurements.
+    Raises RuntimeError if a party fails or the sides disagree."""
     with tempfile.TemporaryDirectory(prefix="redcat-psi-bench-", dir=workdir) as tmp:
         certs = Path(tmp)
         make_certs(certs, ["content", "tmall"])
@@ -299,9 +302,8 @@ def run_tls(
         base = [
             sys.executable, "-m", "bench.psi", "--n", str(n), "--overlap", str(overlap),
             "--workers", str(workers), "--port", str(port), "--certs", str(certs),
-            "--backend", backend, "--party-process",
+            "--backend", backend, *(["--spu-relay"] if relay else []), "--party-process",
         ]  # fmt: skip
-        load0 = round(os.getloadavg()[0], 2)
         t0 = time.perf_counter()
         procs = {
             side: subprocess.Popen(
@@ -319,10 +321,32 @@ def run_tls(
     a, b = sides["connect"], sides["serve"]
     if a["keys_sha256"] != b["keys_sha256"] or a["matched"] != round(n * overlap):
         raise RuntimeError(f"PSI sides disagree: {a['matched']} vs {b['matched']} matches")
+    return wall, a, b
+
+
+def run_tls(
+    n: int,
+    overlap: float = 0.5,
+    workers: int | None = None,
+    workdir: Path | None = None,
+    backend: str = "builtin",
+) -> dict[str, Any]:
+    """Run one PSI of ``n`` x ``n`` phone numbers between two party processes over mutual TLS
+    on loopback with ``backend`` (builtin or spu); return wall seconds (launch to both exits),
+    each side's seconds, bytes and peak RSS (KiB). For spu the timed run is the CLI's set-up
+    (SPU's link under mutual TLS); a second run with a plain link through a counting relay
+    (brpc's TLS does not pass the relay) adds each side's link bytes to its TLS frames. Raises
+    RuntimeError if a party fails or the sides disagree."""
+    workers = workers or os.cpu_count() or 1
+    load0 = round(os.getloadavg()[0], 2)
+    wall, a, b = _run_pair(n, overlap, workers, workdir, backend, relay=False)
+    load1 = round(os.getloadavg()[0], 2)
     if backend == "spu":
+        counted_wall, ca, cb = _run_pair(n, overlap, workers, workdir, backend, relay=True)
         # A's relay carries B's dialled connection (B sends up, A answers down), and vice versa.
-        for mine, theirs in ((a, b), (b, a)):
-            mine["bytes_link"] = theirs["link_c2s"] + mine["link_s2c"]
+        a["bytes_link"] = cb["link_c2s"] + ca["link_s2c"]
+        b["bytes_link"] = ca["link_c2s"] + cb["link_s2c"]
+        a["bytes_link_run_wall_s"] = b["bytes_link_run_wall_s"] = round(counted_wall, 2)
         for party in (a, b):
             party["bytes_sent"] += party["bytes_link"]
     return {
@@ -334,7 +358,7 @@ def run_tls(
         "matched": a["matched"],
         "workers_per_party": workers,
         "cores": os.cpu_count(),
-        "load_avg_1m_before_after": [load0, round(os.getloadavg()[0], 2)],
+        "load_avg_1m_before_after": [load0, load1],
         "wall_s": round(wall, 2),
         "initiator": a,
         "responder": b,
@@ -400,9 +424,9 @@ def psi_table(results: list[dict[str, Any]], spu: bool) -> Rendered:
     if spu:
         notes.append(
             "SPU RR22: `--backend spu` (redcat.match.spu), SPU in its own interpreter "
-            "(REDCAT_SPU_PYTHON), its link under mutual TLS too; bytes = redcat's frames + "
-            "SPU's link (counted by a relay, TLS records included); the worker RSS is the SPU "
-            "process; no idle estimate (SPU's threads)"
+            "(REDCAT_SPU_PYTHON), its link under mutual TLS too as the CLI runs it; bytes = "
+            "redcat's frames + SPU's link, counted in a second run with a plain link through a "
+            "relay (TLS records excluded); the worker RSS is the SPU process; no idle estimate"
         )
     else:
         cells.append(["SPU RR22", "—", "—", "not installed", "", "", "", "2"])
@@ -435,6 +459,7 @@ def main() -> None:
         "--backend", choices=("builtin", "spu"), default="builtin", help="with --tls: PSI backend"
     )
     parser.add_argument("--party-process", choices=("serve", "connect"), help=argparse.SUPPRESS)
+    parser.add_argument("--spu-relay", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--certs", help=argparse.SUPPRESS)
     args = parser.parse_args()
