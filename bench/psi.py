@@ -263,6 +263,7 @@ def _party_process(args: argparse.Namespace) -> dict[str, Any]:
     if isinstance(party, SpuParty):
         link = {
             "spu_s": round(party.spu_seconds, 2),
+            "spu_link_s": round(party.link_seconds, 2),
             # the SPU process's own peak (a fork's ru_maxrss starts at the parent's size)
             "spu_peak_rss_kib": party.spu_peak_rss_kib,
         }

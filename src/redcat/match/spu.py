@@ -383,6 +383,7 @@ class SpuParty:
         self._closed = False
         self.done = False
         self.spu_seconds = 0.0  # SPU's own time in psi_execute, summed over stages
+        self.link_seconds = 0.0  # setting up SPU's link (both sides must be up)
 
     @classmethod
     def from_identifiers(
@@ -707,6 +708,7 @@ class SpuParty:
         if not answer.get("ok") or not answer.get("linked"):
             raise MatchError(f"SPU's link to the peer at {peer} failed: {answer.get('error')}")
         self._linked = True
+        self.link_seconds = float(answer.get("seconds", 0.0))
 
     def _need_network(self) -> None:
         if self._local_host is None:

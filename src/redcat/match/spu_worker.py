@@ -16,7 +16,7 @@ then answers each command read from stdin:
   ``LINK`` = ``{"id", "rank", "parties": [[id, "host:port"], [id, "host:port"]],
   "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "tls"}`` (``tls``:
   ``{"cert", "key", "ca"}`` PEM paths for mutual TLS on the link, or null) and answers
-  ``{"ok": true, "linked": true}`` once it is up; later commands reuse it.
+  ``{"ok": true, "linked": true, "seconds": S}`` once it is up; later commands reuse it.
 - ``{"op": "quit"}`` or the end of stdin: exit 0 (without stopping the link: brpc's stop
   waits for a peer that may have exited first).
 
@@ -98,8 +98,9 @@ def main() -> int:
             return 1
         try:
             if lctx is None:
+                started = time.perf_counter()
                 lctx = _link(link, cmd["link"])
-                _emit(chan, {"ok": True, "linked": True})
+                _emit(chan, {"ok": True, "linked": True, "seconds": time.perf_counter() - started})
             started = time.perf_counter()
             report = psi.psi_execute(_config(psi, cmd), lctx)
             _emit(
