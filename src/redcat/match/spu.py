@@ -422,9 +422,9 @@ class SpuParty:
         assert self._keys is not None and self._local_host and self._peer_host
         own = _host_port(self._local_host, self._link_port)
         peer = _host_port(self._peer_host, self._peer_port)
-        parties = [["initiator", own], ["responder", peer]]
-        if self.role == "responder":
-            parties.reverse()
+        # rank 0 is the initiator (RR22's receiver), rank 1 the responder, on both sides
+        a, b = (own, peer) if self.role == "initiator" else (peer, own)
+        parties = [["initiator", a], ["responder", b]]
         interval_ms = 100
         return {
             "id": f"redcat-{self._keys.link_id}",
@@ -435,6 +435,7 @@ class SpuParty:
             ),
             "connect_retry_interval_ms": interval_ms,
             "recv_timeout_ms": int(self.settings.idle_timeout_s * 1000),
+            "rendezvous_timeout_s": self.settings.handshake_timeout_s,
             "tls": None
             if self._link_tls is None
             else {

@@ -14,7 +14,8 @@ then answers each command read from stdin:
   same column, both sides learn it) to ``output``; answer ``{"ok": true, "intersection": N,
   "original": M, "seconds": S}``. The first command creates the two-party brpc link from
   ``LINK`` = ``{"id", "rank", "parties": [[id, "host:port"], [id, "host:port"]],
-  "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "tls"}`` (``tls``:
+  "connect_retry_times", "connect_retry_interval_ms", "recv_timeout_ms", "rendezvous_timeout_s",
+  "tls"}`` (``tls``:
   ``{"cert", "key", "ca"}`` PEM paths for mutual TLS on the link, or null) and answers
   ``{"ok": true, "linked": true, "seconds": S}`` once it is up; later commands reuse it.
 - ``{"op": "quit"}`` or the end of stdin: exit 0 (without stopping the link: brpc's stop
@@ -27,8 +28,11 @@ copy of stdout, so nothing SPU prints can corrupt it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import struct
 import sys
 import time
 from typing import Any, TextIO
@@ -57,7 +61,70 @@ def _link(link: Any, spec: dict[str, Any]) -> Any:
             opts.cert.private_key_path = str(tls["key"])
             opts.verify.ca_file_path = str(tls["ca"])
             opts.verify.verify_depth = 4
-    return link.create_brpc(desc, int(spec["rank"]))
+    rank = int(spec["rank"])
+    own, peer = spec["parties"][rank][1], spec["parties"][1 - rank][1]
+    _rendezvous(str(own), str(peer), float(spec["rendezvous_timeout_s"]))
+    return link.create_brpc(desc, rank)
+
+
+def _address(host_port: str) -> tuple[str, int]:
+    host, _, port = host_port.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _rendezvous(own: str, peer: str, timeout: float) -> None:
+    """Return once both sides are here (within about one round trip), so both start the link
+    together: brpc, when it dials a peer not yet listening, retries only every ~3 s.
+
+    Each side listens on its own link port (plainly, before brpc does) and dials the peer's
+    until a connection is answered with one byte; it returns when its own dial was answered
+    and it has answered the peer's. The sockets close with a reset (SO_LINGER 0), leaving no
+    TIME_WAIT on the port brpc binds next. Raises TimeoutError after ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    held: list[socket.socket] = []
+    listener = socket.create_server(_address(own))
+    listener.settimeout(0.05)
+    out: socket.socket | None = None
+    answered = reached = False
+    try:
+        while not (answered and reached):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the peer's SPU link port {peer} did not answer in time")
+            if not answered:
+                try:
+                    conn, _ = listener.accept()
+                    held.append(conn)
+                    conn.sendall(b"R")
+                    answered = True
+                except OSError:
+                    pass
+            if reached:
+                continue
+            if out is None:  # (re)dial; keep one connection until it answers or fails
+                try:
+                    out = socket.create_connection(_address(peer), timeout=0.5)
+                    held.append(out)
+                    out.settimeout(0.05)
+                except OSError:
+                    out = None
+                    time.sleep(0.05)
+                    continue
+            try:
+                got = out.recv(1)
+            except TimeoutError:
+                continue  # the peer has not accepted yet: it answers at its next turn
+            except OSError:
+                got = b""
+            if got == b"R":
+                reached = True
+            else:  # closed without an answer: dial again
+                out = None
+    finally:
+        for sock in (*held, listener):
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()
 
 
 def _config(psi: Any, cmd: dict[str, Any]) -> Any:
