@@ -43,7 +43,10 @@ semi-honest peer.
 SPU's link is its own brpc connection, not redcat's TLS channel: each side listens on its
 ``link_port`` (``--spu-port``; 0 picks a free one) at the IP address of the redcat connection,
 and dials the peer's port at the address it sees the peer at, so both parties must be able to
-reach each other's SPU port (as well as the served one). With ``link_tls`` (what the CLI does,
+reach each other's SPU port (as well as the served one). Before SPU's link starts, the two
+workers meet on those ports with a plain TCP rendezvous (one byte each way), so that both start
+it together: brpc, when it dials a peer not yet listening, retries only every ~3 s. With
+``link_tls`` (what the CLI does,
 with the parties' ``--cert/--key/--ca``) the link runs mutual TLS too: each side accepts only a
 peer certificate signed by its CA (brpc checks the chain, not the names; the names were checked
 on redcat's channel). Either way everything on the link is a function of the keyed tokens
