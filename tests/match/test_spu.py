@@ -428,3 +428,17 @@ def test_an_alliance_over_spu_fills_the_same_clean_room_with_no_raw_key(
         ]
     finally:
         con.close()
+
+
+def test_an_unreachable_spu_port_fails_both_sides_clearly(spu: str, pki: Path) -> None:
+    quick = replace(FAST, handshake_timeout_s=2.0)
+    server = Server(SpuParty("responder", B, types=TYPES, python=spu, settings=quick), pki)
+    closed = _free_port()  # nobody listens there: the responder dials it in vain
+    client = SpuParty(
+        "initiator", A, types=TYPES, python=spu, settings=quick, advertise_port=closed
+    )
+    with pytest.raises(MatchError, match=r"SPU's link to the peer at 127\.0\.0\.1:\d+ failed"):
+        _connect(client, pki, server.port)
+    told = server.join()
+    assert isinstance(told, MatchError) and "SPU's link" in str(told)
+    assert not client._folder.exists()
