@@ -200,6 +200,15 @@ class WebSettings:
     range_queue: int = 8
     range_snapshots_per_brand: int = 32
     range_retry_seconds: int = 2
+    # Whose figures the dashboard and API serve: ``brand`` (every figure about matched people
+    # thresholded and noised, each snapshot one release paid from the brand's privacy budget in
+    # the operational store) or ``operator`` (exact figures: only for a deployment that the
+    # clean-room operator alone uses).
+    view: str = "brand"
+
+    def __post_init__(self) -> None:
+        if self.view not in ("brand", "operator"):
+            raise ConfigError(f"web setting view must be brand or operator, not {self.view!r}")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from redcat.engine import open_engine
 from redcat.ingest.load import ingest_party
 from redcat.match import run_direct_match
 from redcat.report.assemble import load_truth
-from redcat.settings import Settings
+from redcat.settings import Settings, WebSettings
 from redcat.simulate import WorldConfig, simulate_world
 from redcat.store import auth as store_auth
 from redcat.store.db import make_engine, session_factory, session_scope, upgrade
@@ -47,7 +47,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     simulate_world(
         WorldConfig(users=3000, days=20, brands=2, retailers=2, seed=11), world_dir, fmt="parquet"
     )
-    settings = Settings(store=store)
+    # The exact operator view: these tests check figures, filters and routes; the brand view
+    # (released figures, privacy budget) has its own world in test_brand_view.py.
+    settings = Settings(store=store, web=WebSettings(view="operator"))
     with open_engine(store) as engine:
         ingest_party(engine.duck, "content", world_dir / "content")
         for rdir in sorted(p for p in (world_dir / "retailers").iterdir() if p.is_dir()):

@@ -17,7 +17,7 @@ from redcat.engine.store import connect
 from redcat.errors import StoreError
 from redcat.funnel import brand_funnel
 from redcat.match import run_direct_match
-from redcat.settings import Settings
+from redcat.settings import Settings, WebSettings
 from redcat.web.config import WebConfig
 from redcat.web.ranges import RangeBuilder, RangeKey, RangeState
 from redcat.web.service import BadQuery, NotFound, Reports, open_report, resolve_range
@@ -116,7 +116,9 @@ def test_build_range_writes_a_range_snapshot(tiny: Path, tmp_path: Path) -> None
     root = tmp_path / "reports"
     whole = dataclasses.replace(make_demo(days=3), brand_id="B1")
     write_snapshot(whole, root / "B1" / ALL)
-    folder = build_range(tiny, root, "B1", ALL, (D2, D3), Settings(store=tiny))
+    folder = build_range(
+        tiny, root, "B1", ALL, (D2, D3), Settings(store=tiny, web=WebSettings(view="operator"))
+    )
     assert folder == range_folder(root, "B1", ALL, (D2, D3)) and (folder / META).exists()
     data = Reports(root).get_range("B1", ALL, (D2, D3))
     assert (data.period_start, data.period_end) == (D2, D3)
@@ -124,7 +126,9 @@ def test_build_range_writes_a_range_snapshot(tiny: Path, tmp_path: Path) -> None
     assert any("as if only the events of those days" in c for c in data.notes_md)
     assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no staging left behind
     with pytest.raises(StoreError):  # no whole-period snapshot for that scope
-        build_range(tiny, root, "B1", "r1", (D2, D3), Settings(store=tiny))
+        build_range(
+            tiny, root, "B1", "r1", (D2, D3), Settings(store=tiny, web=WebSettings(view="operator"))
+        )
 
 
 def test_resolve_range_rules() -> None:
@@ -284,6 +288,8 @@ def test_build_range_drops_a_result_overtaken_by_a_refresh(
 
     monkeypatch.setattr(snapshot, "build_report", slow_refresh)
     with pytest.raises(StaleRange):
-        build_range(tiny, root, "B1", ALL, (D1, D2), Settings(store=tiny))
+        build_range(
+            tiny, root, "B1", ALL, (D1, D2), Settings(store=tiny, web=WebSettings(view="operator"))
+        )
     assert not range_folder(root, "B1", ALL, (D1, D2)).exists()
     assert not [p for p in root.iterdir() if p.name.startswith(".")]

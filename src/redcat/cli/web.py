@@ -35,7 +35,18 @@ ReportDirOption = Annotated[
         help="Folder of the precomputed report snapshots the dashboard serves.",
     ),
 ]
+ViewOption = Annotated[
+    str,
+    typer.Option(
+        "--view",
+        envvar="REDCAT_VIEW",
+        help="Whose figures the snapshots hold: brand (default: released through the privacy "
+        "layer, each snapshot one release from the brand's budget in the operational store) or "
+        "operator (exact figures, for a deployment only the clean-room operator uses).",
+    ),
+]
 DEFAULT_OPS = Settings().web.ops_db
+DEFAULT_VIEW = Settings().web.view
 DEFAULT_REPORTS = Settings().web.report_dir
 
 users_app = typer.Typer(help="Brands and user accounts of the dashboard.", no_args_is_help=True)
@@ -58,6 +69,7 @@ def serve_cmd(
         False, "--secure-cookies", help="Mark cookies HTTPS-only (behind a TLS proxy)."
     ),
     workers: int = typer.Option(1, "--workers", help="Uvicorn worker processes."),
+    view: ViewOption = DEFAULT_VIEW,
     refresh_every: float = typer.Option(
         Settings().web.refresh_minutes,
         "--refresh-every",
@@ -80,7 +92,11 @@ def serve_cmd(
 
     base = Settings(store=store)
     web = dataclasses.replace(
-        base.web, refresh_minutes=refresh_every, watch_seconds=watch_seconds, ops_db=ops_db
+        base.web,
+        refresh_minutes=refresh_every,
+        watch_seconds=watch_seconds,
+        ops_db=ops_db,
+        view=view,
     )
     settings = dataclasses.replace(base, web=web)
     config = WebConfig(store, ops_db, reports, settings, secure_cookies)
@@ -89,7 +105,10 @@ def serve_cmd(
     if workers > 1:
         # Worker processes rebuild the app from the environment (uvicorn imports a factory).
         os.environ.update(
-            REDCAT_STORE=str(store), REDCAT_OPS_DB=ops_db, REDCAT_REPORTS=str(reports)
+            REDCAT_STORE=str(store),
+            REDCAT_OPS_DB=ops_db,
+            REDCAT_REPORTS=str(reports),
+            REDCAT_VIEW=view,
         )
         uvicorn.run(
             "redcat.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
@@ -109,11 +128,22 @@ def refresh_cmd(
         True, "--per-retailer/--no-per-retailer", help="Also measure each retailer alone."
     ),
     funnel_days: int | None = typer.Option(None, "--funnel-days", help="Funnel window in days."),
+    ops_db: OpsDbOption = DEFAULT_OPS,
+    view: ViewOption = DEFAULT_VIEW,
 ) -> None:
-    """Rebuild the dashboard's report snapshots from the store (after ingest or match)."""
+    """Rebuild the dashboard's report snapshots from the store (after ingest or match). In the
+    brand view each snapshot is one release from the brand's privacy budget in --ops-db."""
+    from redcat.web.config import WebConfig
     from redcat.web.snapshot import refresh
 
-    settings = Settings(store=store)
+    base = Settings(store=store)
+    config = WebConfig(
+        store,
+        ops_db,
+        reports,
+        dataclasses.replace(base, web=dataclasses.replace(base.web, view=view)),
+    )
+    settings = config.report_settings
     if funnel_days is not None:
         settings = dataclasses.replace(
             settings, windows=dataclasses.replace(settings.windows, funnel_days=funnel_days)
@@ -128,9 +158,16 @@ def refresh_cmd(
         progress=lambda msg: console.print(f"measuring {msg}", soft_wrap=True),
     )
     console.print(
-        f"refreshed {len(result.brands)} brand(s) into {reports} in {result.seconds:.1f} s",
+        f"refreshed {len(result.brands)} brand(s) into {reports} in {result.seconds:.1f} s "
+        f"({view} view)",
         soft_wrap=True,
     )
+    for brand_id, scopes in sorted(result.held.items()):
+        console.print(
+            f"{brand_id}: the privacy budget does not cover a new release of "
+            f"{', '.join(scopes)}; the figures released before were kept (where there were any)",
+            soft_wrap=True,
+        )
 
 
 @users_app.command("brand")

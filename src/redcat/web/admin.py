@@ -137,7 +137,7 @@ def admin_refresh(request: Request, db: Db, user: OperatorPage, csrf: Csrf) -> R
     """Rebuild every brand's report snapshots now (takes as long as measuring them)."""
     check_csrf(request, csrf)
     config = get_config(request)
-    result = refresh(config.store, config.report_dir, config.settings)
+    result = refresh(config.store, config.report_dir, config.report_settings)
     note = f"refreshed {len(result.brands)} brand(s) in {result.seconds:.1f} s"
     return _admin_page(request, db, user, message=note)
 
@@ -152,7 +152,7 @@ def admin_match(request: Request, db: Db, user: OperatorPage, csrf: Csrf) -> Res
             report = run_direct_match(engine.duck, config.settings.match_salt)
     except (StoreError, MatchError) as exc:
         return _admin_page(request, db, user, message=str(exc), status=409)
-    result = refresh(config.store, config.report_dir, config.settings)
+    result = refresh(config.store, config.report_dir, config.report_settings)
     matched = ", ".join(f"{r.retailer_id} {r.match_rate:.1%}" for r in report.retailers)
     note = f"matched {matched}; refreshed {len(result.brands)} brand(s) in {result.seconds:.1f} s"
     return _admin_page(request, db, user, message=note)

@@ -12,8 +12,9 @@ starts or leaves the data period; 429 when too many ranges are waiting.
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
-from typing import Annotated, Any, Literal
+import math
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi import Path as FPath
@@ -27,6 +28,7 @@ from redcat.errors import InputError, MatchError, StoreError
 from redcat.links.report import link_report
 from redcat.links.service import create_link, list_links
 from redcat.match import run_direct_match
+from redcat.privacy.ledger import BudgetLedger
 from redcat.report.data import ReportData
 from redcat.store import auth as store_auth
 from redcat.web.auth import BrandId, CurrentUser, Db, Operator, check_csrf, get_config
@@ -115,6 +117,27 @@ class BrandMeta(BaseModel):
     charts: list[str]
     sections: list[dict[str, Any]]
     caveats: list[str]
+    view: Literal["brand", "operator"] = Field(
+        description="brand: figures about matched people thresholded and noised (released "
+        "through the privacy layer); operator: exact, for the clean-room operator only"
+    )
+    withheld: list[str] = Field(description="core tables this view leaves out (e.g. models)")
+
+
+class Budget(BaseModel):
+    """A brand's differential-privacy budget this period (ε), and what it still allows."""
+
+    brand_id: str
+    period: str = Field(description="the budget period, a calendar month (YYYY-MM)")
+    total: float
+    spent: float
+    remaining: float
+    releases: int = Field(description="releases made this period (repeated questions excluded)")
+    releases_left: dict[str, int] = Field(
+        description="kind → how many more releases of that kind the remaining budget allows; "
+        "``report``: one dashboard snapshot (a scope, or a scope and date range)"
+    )
+    view: Literal["brand", "operator"]
 
 
 class Kpis(BaseModel):
@@ -129,6 +152,11 @@ class Kpis(BaseModel):
     range_totals: dict[str, float]
     start: date | None
     end: date | None
+    modes: dict[str, str] = Field(
+        default_factory=dict,
+        description="KPI → the mode that produced it, in the language (brand view: exact content "
+        "figures, released (noisy) figures, or computed from released ones)",
+    )
 
 
 class TablePage(BaseModel):
@@ -157,11 +185,17 @@ class RefreshAnswer(BaseModel):
     brands: list[str]
     scopes: dict[str, list[str]]
     seconds: float
+    held: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="brand → scopes whose new release the privacy budget refused (the figures "
+        "released before were kept)",
+    )
 
 
 class RangePending(BaseModel):
-    """A date range being prepared (202), refused for a full queue (429) or whose build just
-    failed (503): retry after ``retry_after`` seconds. ``position``: builds ahead of it."""
+    """A date range being prepared (202), refused for a full queue (429), whose build just
+    failed (503) or that the brand's privacy budget does not cover this period (403, until the
+    next period): retry after ``retry_after`` seconds. ``position``: builds ahead of it."""
 
     status: str
     brand_id: str
@@ -179,8 +213,12 @@ RANGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "a range that ends before it starts or leaves the data period"},
     429: {"model": RangePending, "description": "too many date ranges waiting; retry"},
     503: {"model": RangePending, "description": "the range's build failed; retry later"},
+    403: {
+        "model": RangePending,
+        "description": "the brand's privacy budget does not cover this range this period",
+    },
 }
-_PENDING_STATUS = {"queued": 202, "building": 202, "busy": 429, "failed": 503}
+_PENDING_STATUS = {"queued": 202, "building": 202, "busy": 429, "failed": 503, "refused": 403}
 
 
 def _ranges(request: Request) -> RangeBuilder:
@@ -214,11 +252,12 @@ def pending_response(
 ) -> JSONResponse:
     """Return the JSON answer for a range that is not ready (see :class:`RangePending`)."""
     whole = _reports(request).get(brand_id, scope)
-    retry = (
-        int(FAILURE_SECONDS)
-        if state.status == "failed"
-        else get_config(request).settings.web.range_retry_seconds
-    )
+    if state.status == "refused":
+        retry = seconds_to_next_period()
+    elif state.status == "failed":
+        retry = int(FAILURE_SECONDS)
+    else:
+        retry = get_config(request).settings.web.range_retry_seconds
     body = RangePending(
         status=state.status,
         brand_id=brand_id,
@@ -239,6 +278,14 @@ def pending_response(
 def _reports(request: Request) -> Reports:
     reports: Reports = request.app.state.reports
     return reports
+
+
+def seconds_to_next_period(now: datetime | None = None) -> int:
+    """Return whole seconds from ``now`` (default: the current UTC time) to the start of the next
+    budget period (the first day of the next calendar month, 00:00 UTC)."""
+    now = now or datetime.now(UTC)
+    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
+    return max(1, math.ceil((datetime(year, month, 1, tzinfo=UTC) - now).total_seconds()))
 
 
 @router.get("/healthz", response_model=Health, tags=["health"])
@@ -311,6 +358,27 @@ def brand_meta(
             {"key": s.key, "title": {"zh": s.title.zh, "en": s.title.en}} for s in data.sections
         ],
         caveats=list(data.notes_md),
+        view=cast(Literal["brand", "operator"], data.view),
+        withheld=sorted(data.withheld),
+    )
+
+
+@router.get("/api/v1/brands/{brand_id}/privacy/budget", response_model=Budget, tags=["privacy"])
+def budget(request: Request, brand_id: BrandId) -> Budget:
+    """The brand's privacy budget this period: ε total, spent and left, and how many more
+    releases of each kind (``report``: one dashboard snapshot) it allows — to see before asking
+    for a new date range. Re-asking a question already answered this period costs nothing."""
+    ledger: BudgetLedger = request.app.state.ledger
+    status = ledger.status(brand_id)
+    return Budget(
+        brand_id=brand_id,
+        period=status.period,
+        total=status.total,
+        spent=status.spent,
+        remaining=status.remaining,
+        releases=status.releases,
+        releases_left=dict(status.releases_left),
+        view=cast(Literal["brand", "operator"], get_config(request).settings.web.view),
     )
 
 
@@ -346,6 +414,7 @@ def kpis(
         range_totals=range_totals(daily),
         start=start,
         end=end,
+        modes={k: v.get(lang) for k, v in data.kpi_modes.items()},
     )
 
 
@@ -649,11 +718,12 @@ def admin_match(
         raise HTTPException(400, str(exc)) from None
     answer = None
     if then_refresh:
-        result = refresh(config.store, config.report_dir, config.settings)
+        result = refresh(config.store, config.report_dir, config.report_settings)
         answer = RefreshAnswer(
             brands=list(result.brands),
             scopes={k: list(v) for k, v in result.scopes.items()},
             seconds=result.seconds,
+            held={k: list(v) for k, v in result.held.items()},
         )
     return MatchAnswer(retailers=[dataclasses.asdict(r) for r in report.retailers], refresh=answer)
 
@@ -668,11 +738,12 @@ def admin_refresh(
     """Operators: rebuild report snapshots from the store now (all brands, or ``brand``)."""
     check_csrf(request, csrf)
     config = get_config(request)
-    result = refresh(config.store, config.report_dir, config.settings, brands=brand)
+    result = refresh(config.store, config.report_dir, config.report_settings, brands=brand)
     return RefreshAnswer(
         brands=list(result.brands),
         scopes={k: list(v) for k, v in result.scopes.items()},
         seconds=result.seconds,
+        held={k: list(v) for k, v in result.held.items()},
     )
 
 

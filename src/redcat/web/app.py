@@ -21,6 +21,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 
 from redcat import __version__
 from redcat.links.app import create_links_app
+from redcat.privacy.ledger import BudgetLedger
 from redcat.store.db import make_engine, session_factory, upgrade
 from redcat.web.admin import router as admin_router
 from redcat.web.api import router as api_router
@@ -94,6 +95,13 @@ def create_app(config: WebConfig, *, migrate: bool = True) -> FastAPI:
     app.state.sessions = session_factory(engine)
     app.state.reports = Reports(config.report_dir)
     app.state.ranges = ranges
+    # The budget the brand view's snapshots spend (refresh and range builds open it by URL).
+    ledger_url = config.report_settings.privacy.ledger_url
+    app.state.ledger = (
+        BudgetLedger(engine, config.settings.privacy, description="operational store")
+        if ledger_url == config.ops_db
+        else BudgetLedger.open(str(ledger_url), config.settings.privacy)
+    )
     app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(LoginRequired)
@@ -141,13 +149,17 @@ def _add_docs(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """Build the app from ``REDCAT_STORE``, ``REDCAT_OPS_DB`` and ``REDCAT_REPORTS`` (what
-    ``redcat serve --workers N`` sets for its worker processes)."""
+    """Build the app from ``REDCAT_STORE``, ``REDCAT_OPS_DB``, ``REDCAT_REPORTS`` and
+    ``REDCAT_VIEW`` (what ``redcat serve --workers N`` sets for its worker processes)."""
+    import dataclasses
     import os
 
     from redcat.settings import Settings
 
     settings = Settings()
+    if "REDCAT_VIEW" in os.environ:
+        web = dataclasses.replace(settings.web, view=os.environ["REDCAT_VIEW"])
+        settings = dataclasses.replace(settings, web=web)
     config = WebConfig.from_settings(
         settings,
         store=Path(os.environ["REDCAT_STORE"]) if "REDCAT_STORE" in os.environ else None,

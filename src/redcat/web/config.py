@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from redcat.settings import Settings
@@ -20,6 +22,18 @@ class WebConfig:
     report_dir: Path
     settings: Settings = field(default_factory=Settings)
     secure_cookies: bool = False
+
+    @cached_property
+    def report_settings(self) -> Settings:
+        """The settings snapshots are measured with: ``settings``, its privacy budget ledger in
+        the operational store ``ops_db`` unless ``settings.privacy.ledger_url`` names another
+        (so the brand view's releases spend the budget the dashboard shows)."""
+        privacy = self.settings.privacy
+        if privacy.ledger_url:
+            return self.settings
+        return dataclasses.replace(
+            self.settings, privacy=dataclasses.replace(privacy, ledger_url=self.ops_db)
+        )
 
     @classmethod
     def from_settings(

@@ -78,6 +78,17 @@ WEB_TEXT: Mapping[str, tuple[str, str]] = {
         "同时准备的日期区间过多，请稍后再试；页面稍后会自动刷新。",
         "Too many date ranges are being prepared; this page retries shortly by itself.",
     ),
+    "range_refused": (
+        "本月隐私预算不足以发布这个日期区间的数字：{reason}。已发布过的视图可继续查看；预算将于下月重置。",
+        "This month's privacy budget does not cover releasing this date range: {reason}. "
+        "Views released before stay available; the budget renews next month.",
+    ),
+    "budget_line": (
+        "隐私预算（{period}）：剩余 {remaining} / {total} ε，还可发布 {n} 个新视图"
+        "（零售平台或日期区间）；重复查看已发布的视图不消耗预算。",
+        "Privacy budget ({period}): {remaining} of {total} ε left, enough for {n} more new views "
+        "(a retailer or date range); views already released cost nothing to open again.",
+    ),
     "range_failed": (
         "这个日期区间的数据准备失败：{reason}。请稍后刷新重试。",
         "Preparing this date range failed: {reason}. Reload later to try again.",

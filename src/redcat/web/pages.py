@@ -34,6 +34,8 @@ from redcat.report.tables import (
     funnel_view,
     model_view,
     section_views,
+    view_caption,
+    view_label,
 )
 from redcat.store import auth as store_auth
 from redcat.store.auth import Principal
@@ -426,6 +428,8 @@ def brand_page(
         elif page == "notes":
             context.update(_notes_context(request, data, lang, table, q, note_type, sort, order, p))
             context["charts"] = [_chart(data, "notes", lang)] if table == "notes" else []
+        elif page == "models" and "models" in data.withheld:
+            context.update(withheld=view_caption(data, "models", lang), closest=None)
         elif page == "models":
             second = "wape" if data.has_scores else "model_totals"
             context["charts"] = [_chart(data, "models", lang), _chart(data, second, lang)]
@@ -465,6 +469,22 @@ def _day(text: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise BadQuery(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _budget_line(request: Request, brand_id: str, data: ReportData, lang: Lang) -> str | None:
+    """The brand's privacy budget this period in one line (brand view only): ε left of the
+    total and how many more dashboard snapshots (scope or date range) it allows."""
+    if data.view != "brand":
+        return None
+    status = request.app.state.ledger.status(brand_id)
+    return t(
+        "budget_line",
+        lang,
+        period=status.period,
+        remaining=f"{status.remaining:.2f}".rstrip("0").rstrip("."),
+        total=f"{status.total:.2f}".rstrip("0").rstrip("."),
+        n=status.releases_left.get("report", 0),
+    )
 
 
 def _fresh(data: ReportData, lang: Lang) -> str:
@@ -520,6 +540,9 @@ def _frame_context(
         "period_end": whole.period_end.isoformat(),
         "presets": _presets(request, whole, lang),
         "fresh": _fresh(whole, lang),
+        "view_label": view_label(whole, lang),
+        "budget": _budget_line(request, brand_id, whole, lang),
+        "withheld": None,
         "period": t("period", lang, start=whole.period_start, end=whole.period_end),
         "other_sections": [(s.key, s.title.get(lang)) for s in _other_sections(whole)],
         "charts": [],
@@ -535,8 +558,11 @@ def _pending_page(
     request: Request, context: dict[str, Any], lang: Lang, status: str, message: str
 ) -> HTMLResponse:
     """The page shown while a date range is prepared (202, reloads itself), refused for a full
-    queue (429, reloads later) or whose build failed (503, reload by hand)."""
-    if status == "failed":
+    queue (429, reloads later), whose build failed (503, reload by hand) or that the brand's
+    privacy budget does not cover this period (403)."""
+    if status == "refused":
+        notice, code, reload = t("range_refused", lang, reason=message), 403, 0
+    elif status == "failed":
         notice, code, reload = t("range_failed", lang, reason=message), 503, 0
     elif status == "busy":
         notice, code, reload = t("range_busy", lang), 429, RELOAD_SECONDS * 5

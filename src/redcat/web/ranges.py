@@ -5,7 +5,9 @@ attributed orders do not add up over days), which takes seconds, not the millise
 may take. So a request for a range that has no snapshot yet *asks* the :class:`RangeBuilder`
 and gets a :class:`RangeState` back at once: ``queued`` or ``building`` (the page shows a notice
 and reloads, the API answers 202 with Retry-After), ``busy`` (the queue is full: 429),
-``failed`` (the last try failed, for a short while: 503), or ``ready``.
+``failed`` (the last try failed, for a short while: 503), ``refused`` (the brand's privacy
+budget does not cover a new release of it this period: 403, for :data:`REFUSED_SECONDS`), or
+``ready``.
 
 One build runs at a time (a build is CPU-bound and the dashboard must stay responsive), at most
 ``queue_size`` wait, and the same brand, scope and range asked twice is queued once. A finished
@@ -29,15 +31,18 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from redcat.errors import RedcatError
+from redcat.errors import PrivacyBudgetExceeded, RedcatError
 from redcat.web.config import WebConfig
 from redcat.web.snapshot import META, StaleRange, build_range, evict_ranges, range_folder
 
 log = logging.getLogger("redcat.web.ranges")
 
-Status = Literal["ready", "queued", "building", "busy", "failed"]
+Status = Literal["ready", "queued", "building", "busy", "failed", "refused"]
 #: How long a failed build is reported before a new request tries again (seconds).
 FAILURE_SECONDS = 30.0
+#: How long a build the privacy budget refused is reported before a new request tries again
+#: (seconds): the budget changes only when a period starts or an operator raises it.
+REFUSED_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -92,7 +97,7 @@ class RangeBuilder:
         self._cond = threading.Condition()
         self._queue: deque[RangeKey] = deque()
         self._current: RangeKey | None = None
-        self._failed: dict[RangeKey, tuple[float, str]] = {}
+        self._failed: dict[RangeKey, tuple[float, str, Status]] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
         #: Builds finished (successful or not), for tests and logs.
@@ -114,8 +119,10 @@ class RangeBuilder:
                 return RangeState("queued", position=self._ahead(key))
             failed = self._failed.get(key)
             if failed is not None:
-                if time.monotonic() - failed[0] < FAILURE_SECONDS:
-                    return RangeState("failed", message=failed[1])
+                stamp, message, status = failed
+                hold = REFUSED_SECONDS if status == "refused" else FAILURE_SECONDS
+                if time.monotonic() - stamp < hold:
+                    return RangeState(status, message=message)
                 del self._failed[key]
             if (self.folder(key) / META).exists():  # finished between the check and the lock
                 return RangeState("ready")
@@ -151,6 +158,8 @@ class RangeBuilder:
                 with self._cond:
                     if key not in self._queue:
                         self._queue.appendleft(key)
+            except PrivacyBudgetExceeded as exc:  # nothing spent; asking again soon is futile
+                self._fail(key, str(exc), "refused")
             except RedcatError as exc:  # a writer holds the store; no report for the brand
                 self._fail(key, str(exc))
             except Exception as exc:  # never let one bad build stop the worker
@@ -162,14 +171,14 @@ class RangeBuilder:
                     self.builds += 1
                     self._cond.notify_all()
 
-    def _fail(self, key: RangeKey, message: str) -> None:
+    def _fail(self, key: RangeKey, message: str, status: Status = "failed") -> None:
         with self._cond:
-            self._failed[key] = (time.monotonic(), message)
+            self._failed[key] = (time.monotonic(), message, status)
 
     def _build_snapshot(self, key: RangeKey) -> Path:
         root = self.config.report_dir
         folder = build_range(
-            self.config.store, root, key.brand_id, key.scope, key.days, self.config.settings
+            self.config.store, root, key.brand_id, key.scope, key.days, self.config.report_settings
         )
         evict_ranges(root, key.brand_id, self.keep, spare=folder)
         return folder

@@ -74,7 +74,7 @@ class RefreshScheduler:
         ):
             return False
         try:
-            result = refresh(self.config.store, self.config.report_dir, self.config.settings)
+            result = refresh(self.config.store, self.config.report_dir, self.config.report_settings)
         except RedcatError as exc:  # a writer holds the store, or it is not ingested yet
             self.failures += 1
             log.warning("report refresh failed, retrying later: %s", exc)

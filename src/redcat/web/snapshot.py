@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,12 @@ import pandas as pd
 
 from redcat.engine.core import Engine
 from redcat.engine.store import connect
-from redcat.errors import AccessDenied, StoreError
+from redcat.errors import AccessDenied, PrivacyBudgetExceeded, StoreError
 from redcat.match.accounts import authorize
+from redcat.privacy.ledger import BudgetLedger
 from redcat.report.assemble import build_report
-from redcat.report.data import FRAME_COLUMNS, ReportData
+from redcat.report.brand import build_brand_report, open_ledger
+from redcat.report.data import FRAME_COLUMNS, ReportData, view_meta, with_view_meta
 from redcat.report.section import Section, SectionChart, SectionTable, Text2
 from redcat.settings import Settings
 
@@ -45,11 +47,14 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class RefreshResult:
-    """What one :func:`refresh` wrote: brands, scopes per brand and wall seconds taken."""
+    """What one :func:`refresh` wrote: brands, scopes per brand and wall seconds taken.
+    ``held``: brand → scopes whose new release the brand's privacy budget refused (brand view):
+    the figures released before were kept, or the scope has no snapshot when there were none."""
 
     brands: tuple[str, ...]
     scopes: Mapping[str, tuple[str, ...]]
     seconds: float
+    held: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 #: Timestamped tables of the store and the column a day range cuts them on (inclusive days).
@@ -189,6 +194,7 @@ def write_snapshot(data: ReportData, folder: Path, scope: str = ALL) -> Path:
         "currency_symbol": data.currency_symbol,
         "has_truth": data.truth is not None,
         "sections": sections,
+        "view_meta": view_meta(data),
     }
     (folder / META).write_text(
         json.dumps(meta, ensure_ascii=False, default=_json_default), encoding="utf-8"
@@ -251,7 +257,7 @@ def load_snapshot(folder: Path) -> ReportData:
     daily = frames["daily"]
     if "date" in daily.columns:
         daily = daily.assign(date=pd.to_datetime(daily["date"]).dt.date)
-    return ReportData(
+    data = ReportData(
         brand_id=meta["brand_id"],
         period_start=date.fromisoformat(meta["period_start"]),
         period_end=date.fromisoformat(meta["period_end"]),
@@ -271,6 +277,7 @@ def load_snapshot(folder: Path) -> ReportData:
         currency_symbol=meta["currency_symbol"],
         sections=tuple(sections),
     )
+    return with_view_meta(data, meta.get("view_meta", {}))
 
 
 def brand_folder(root: Path, brand_id: str) -> Path:
@@ -318,6 +325,57 @@ def _allowed(engine: Engine, brand_id: str) -> bool:
     return True
 
 
+def measure(
+    engine: Engine,
+    brand_id: str,
+    settings: Settings,
+    *,
+    question: Mapping[str, str],
+    ledger: BudgetLedger | None,
+    truth: pd.DataFrame | None = None,
+) -> ReportData:
+    """Return ``brand_id``'s report on ``engine`` as the dashboard serves it.
+
+    ``settings.web.view`` decides whose report it is: ``operator`` — the exact
+    :func:`~redcat.report.assemble.build_report` (scored against ``truth`` when given);
+    ``brand`` — :func:`~redcat.report.brand.build_brand_report`, one release paid from
+    ``brand_id``'s budget in ``ledger`` and keyed by ``question`` (the scope and date range the
+    engine was cut to), so asking the same question of the same data again this month returns
+    the stored answer and spends nothing. Raises
+    :class:`~redcat.errors.PrivacyBudgetExceeded` (nothing spent) when the budget does not
+    cover a new release.
+    """
+    if settings.web.view == "operator":
+        return build_report(engine, brand_id, settings, truth=truth)
+    return build_brand_report(engine, brand_id, settings, ledger=ledger, scope=question)
+
+
+#: The caveat a snapshot kept by a budget refusal gains (English, as the report's others).
+HELD_CAVEAT = (
+    "Privacy budget: the brand's budget for {period} does not cover a new release of these "
+    "figures, so they are the ones released on {released} (newer data is not in them); they "
+    "renew when the budget does (next month, or when the operator raises it)."
+)
+
+
+def _carry_forward(old: Path, target: Path, period: str) -> bool:
+    """Copy the whole-period snapshot ``old`` (already released to the brand, so showing it
+    again costs nothing) to ``target`` with :data:`HELD_CAVEAT` added; False when there is none."""
+    if not (old / META).exists():
+        return False
+    shutil.copytree(old, target, ignore=shutil.ignore_patterns(RANGES))
+    meta = read_meta(target)
+    released = str(meta.get("held_since") or meta["generated_at"])[:10]
+    caveat = HELD_CAVEAT.format(period=period, released=released)
+    meta["notes_md"] = [n for n in meta["notes_md"] if not n.startswith("Privacy budget: ")]
+    meta["notes_md"].append(caveat)
+    meta["held_since"] = released
+    (target / META).write_text(
+        json.dumps(meta, ensure_ascii=False, default=_json_default), encoding="utf-8"
+    )
+    return True
+
+
 def refresh(
     store: Path,
     root: Path,
@@ -326,54 +384,94 @@ def refresh(
     brands: Sequence[str] | None = None,
     truth: pd.DataFrame | None = None,
     per_retailer: bool = True,
+    ledger: BudgetLedger | None = None,
     progress: Progress | None = None,
 ) -> RefreshResult:
     """Rebuild report snapshots of ``brands`` (default: every brand with notes) from ``store``.
 
     Writes one ``all`` snapshot per brand and, with ``per_retailer``, one per retailer (the
     measurements rerun on that retailer's rows alone, so the retailer filter changes every
-    figure consistently). Returns what was written and the seconds it took (wall clock).
+    figure consistently), each measured by :func:`measure`. In the brand view every snapshot is
+    one release from the brand's budget in ``ledger`` (default: the one
+    ``settings.privacy.ledger_url`` names, else an in-memory ledger for this call), every
+    brand's ``all`` first; a release the budget refuses keeps the figures released before for
+    that scope (:data:`HELD_CAVEAT`), or leaves the scope out when there were none. Returns
+    what was written and the seconds it took (wall clock).
     """
     settings = settings or Settings()
     step = progress or (lambda _msg: None)
     started = time.perf_counter()
     root.mkdir(parents=True, exist_ok=True)
-    con = connect(store, read_only=True)
+    opened: list[BudgetLedger] = []  # the ledger this call opens, on first use
+    held: dict[str, tuple[str, ...]] = {}
+
+    def book() -> BudgetLedger | None:
+        if ledger is not None or settings.web.view == "operator":
+            return ledger
+        if not opened:
+            opened.append(open_ledger(settings))
+        return opened[0]
+
+    def snapshot(engine: Engine, brand_id: str, scope: str, stage: Path) -> bool:
+        try:
+            data = measure(
+                engine, brand_id, settings, question={"scope": scope}, ledger=book(), truth=truth
+            )
+        except PrivacyBudgetExceeded:
+            held[brand_id] = (*held.get(brand_id, ()), scope)
+            spent_from = book()
+            period = spent_from.period() if spent_from is not None else ""
+            old = scope_folder(root, brand_id, scope)
+            return _carry_forward(old, stage / _safe_name(scope), period)
+        write_snapshot(data, stage / _safe_name(scope), scope)
+        return True
+
     try:
-        engine = Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
-        if brands:
-            chosen = list(brands)
-            for brand_id in chosen:  # an operator naming a brand gets its account checked
-                authorize(engine, brand_id)
-        else:  # every brand with notes whose three-party account allows a report
-            chosen = [b for b in engine.distinct_values("notes", "brand_id") if _allowed(engine, b)]
-        retailers = engine.distinct_values("cr_commerce_events", "retailer_id")
-        _write_match_runs(con, root)
-        staged: dict[str, Path] = {}
-        for brand_id in chosen:
-            step(f"{brand_id}: all retailers")
-            stage = root / f".stage-{_safe_name(brand_id)}-{os.getpid()}"
-            shutil.rmtree(stage, ignore_errors=True)
-            data = build_report(engine, brand_id, settings, truth=truth)
-            write_snapshot(data, stage / ALL, ALL)
-            staged[brand_id] = stage
+        con = connect(store, read_only=True)
+        try:
+            engine = Engine(ibis=ibis.duckdb.from_connection(con), duck=con, path=store)
+            if brands:
+                chosen = list(brands)
+                for brand_id in chosen:  # an operator naming a brand gets its account checked
+                    authorize(engine, brand_id)
+            else:  # every brand with notes whose three-party account allows a report
+                chosen = [
+                    b for b in engine.distinct_values("notes", "brand_id") if _allowed(engine, b)
+                ]
+            retailers = engine.distinct_values("cr_commerce_events", "retailer_id")
+            _write_match_runs(con, root)
+            staged: dict[str, Path] = {}
+            for brand_id in chosen:
+                step(f"{brand_id}: all retailers")
+                stage = root / f".stage-{_safe_name(brand_id)}-{os.getpid()}"
+                shutil.rmtree(stage, ignore_errors=True)
+                stage.mkdir(parents=True)
+                snapshot(engine, brand_id, ALL, stage)
+                staged[brand_id] = stage
+        finally:
+            con.close()
+        scopes: dict[str, tuple[str, ...]] = {
+            b: (ALL,) for b, stage in staged.items() if (stage / ALL / META).exists()
+        }
+        if per_retailer and len(retailers) > 1:
+            for retailer_id in retailers:
+                scoped = _scoped_engine(store, retailer_id)
+                try:
+                    for brand_id in scopes:
+                        step(f"{brand_id}: {retailer_id}")
+                        if snapshot(scoped, brand_id, retailer_id, staged[brand_id]):
+                            scopes[brand_id] = (*scopes[brand_id], retailer_id)
+                finally:
+                    scoped.close()
     finally:
-        con.close()
-    scopes: dict[str, tuple[str, ...]] = {b: (ALL,) for b in chosen}
-    if per_retailer and len(retailers) > 1:
-        for retailer_id in retailers:
-            scoped = _scoped_engine(store, retailer_id)
-            try:
-                for brand_id in chosen:
-                    step(f"{brand_id}: {retailer_id}")
-                    data = build_report(scoped, brand_id, settings, truth=truth)
-                    write_snapshot(data, staged[brand_id] / _safe_name(retailer_id), retailer_id)
-                    scopes[brand_id] = (*scopes[brand_id], retailer_id)
-            finally:
-                scoped.close()
+        for opened_ledger in opened:
+            opened_ledger.engine.dispose()
     for brand_id, stage in staged.items():
-        _swap_in(stage, brand_folder(root, brand_id))
-    return RefreshResult(tuple(chosen), scopes, time.perf_counter() - started)
+        if brand_id in scopes:
+            _swap_in(stage, brand_folder(root, brand_id))
+        else:  # refused, and nothing was released before: the brand has no snapshot yet
+            shutil.rmtree(stage, ignore_errors=True)
+    return RefreshResult(tuple(scopes), scopes, time.perf_counter() - started, held)
 
 
 RANGES = "ranges"
@@ -416,17 +514,21 @@ def build_range(
     scope: str,
     days: tuple[date, date],
     settings: Settings | None = None,
+    *,
+    ledger: BudgetLedger | None = None,
 ) -> Path:
     """Measure ``brand_id`` for ``scope`` (``all`` or a retailer id) over the inclusive ``days``
     and write it as a range snapshot (:func:`range_folder`); return its folder.
 
     The store is read through :func:`_scoped_engine` views (see there for the semantics) and the
-    unchanged :func:`build_report` runs on them; the report's period is the range and its caveats
-    gain :data:`RANGE_CAVEATS`. Written under a staging name and renamed into place (readers
+    unchanged report (:func:`measure`: in the brand view one release from ``ledger``, keyed by
+    scope and days) runs on them; the report's period is the range and its caveats gain
+    :data:`RANGE_CAVEATS`. Written under a staging name and renamed into place (readers
     never see half a snapshot); the brand's whole-period snapshot must exist, and if a refresh
     replaced it while this build ran the result is thrown away (:class:`StaleRange`), since it
     may mix old data into the new snapshots. Raises :class:`AccessDenied` for a brand whose
-    three-party account does not allow a report, :class:`StoreError` when the store cannot be
+    three-party account does not allow a report (:class:`~redcat.errors.PrivacyBudgetExceeded`
+    when the brand's budget does not cover it), :class:`StoreError` when the store cannot be
     read.
     """
     settings = settings or Settings()
@@ -435,13 +537,18 @@ def build_range(
         generation = base.stat().st_mtime_ns
     except OSError as exc:
         raise StoreError(f"no snapshot of brand {brand_id!r} for scope {scope!r}") from exc
+    start, end = days
+    question = {"scope": scope, "start": start.isoformat(), "end": end.isoformat()}
+    own = settings.web.view == "brand" and ledger is None
+    book = open_ledger(settings) if own else ledger
     engine = _scoped_engine(store, None if scope == ALL else scope, days)
     try:
         authorize(engine, brand_id)
-        data = build_report(engine, brand_id, settings)
+        data = measure(engine, brand_id, settings, question=question, ledger=book)
     finally:
         engine.close()
-    start, end = days
+        if own and book is not None:
+            book.engine.dispose()
     caveats = tuple(c.format(start=start, end=end) for c in RANGE_CAVEATS)
     data = replace(data, period_start=start, period_end=end, notes_md=(*data.notes_md, *caveats))
     target = range_folder(root, brand_id, scope, days)
