@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from tests.web.conftest import PASSWORD, World, last_week, until_ready
+from tests.web.test_browser import ARTIFACTS, CHROMIUM, _free_port
 
+from redcat.links.service import create_link
 from redcat.privacy.ledger import BudgetLedger
 from redcat.settings import PrivacySettings, Settings, WebSettings
 from redcat.store import auth as store_auth
@@ -220,7 +226,86 @@ def test_pages_and_api_say_the_view_and_spend_the_budget_on_ranges(
         assert client.get(f"/api/v1/brands/{other}/privacy/budget").status_code in (403, 404)
 
 
+def test_links_withhold_what_the_retailers_report_back(
+    brand_app: tuple[WebConfig, str], world: World
+) -> None:
+    config, brand = brand_app
+    engine = make_engine(config.ops_db)
+    try:
+        with session_scope(session_factory(engine)) as db:
+            create_link(
+                db,
+                brand_id=brand,
+                note_id="n-brand-view",
+                retailer_id="tmall",
+                url="https://detail.tmall.com/item.htm?id=9",
+                settings=config.settings.links,
+            )
+    finally:
+        engine.dispose()
+    with TestClient(create_app(config)) as client:
+        login(client, f"u_{brand}")
+        (row,) = client.get(f"/api/v1/brands/{brand}/links").json()
+        assert row["clicks"] == 0  # the brand's own redirect log: exact
+        assert [row[k] for k in ("store_visits", "orders", "gmv", "conversion_rate")] == [None] * 4
+        page = client.get(f"/b/{brand}/links")
+        assert page.status_code == 200 and 'id="links-withheld"' in page.text
+
+
 def test_seconds_to_next_period() -> None:
     assert seconds_to_next_period(datetime(2026, 11, 30, 23, 59, 0, tzinfo=UTC)) == 60
     assert seconds_to_next_period(datetime(2026, 12, 31, 0, 0, 0, tzinfo=UTC)) == 86400
     assert seconds_to_next_period(datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC)) == 31 * 86400
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium")
+def test_the_brand_view_in_a_browser(brand_app: tuple[WebConfig, str]) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    config, brand = brand_app
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=["--no-sandbox", "--disable-background-networking"],
+            )
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{base}/login")
+            page.fill("input[name=username]", f"u_{brand}")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("#login-form button[type=submit]")
+            page.wait_for_url(lambda url: urlsplit(url).path == f"/b/{brand}/overview")
+            page.wait_for_selector("html[data-charts-ready='1']", state="attached")
+            assert "品牌视图" in page.inner_text("#view")
+            assert "隐私预算" in page.inner_text("#budget")
+            page.screenshot(path=str(ARTIFACTS / "overview-brand-zh.png"), full_page=True)
+            page.goto(f"{base}/b/{brand}/funnel")
+            page.wait_for_selector("html[data-charts-ready='1']", state="attached")
+            with page.expect_navigation():
+                page.click("#lang-switch")
+            page.wait_for_selector("html[data-charts-ready='1']", state="attached")
+            assert "brand view" in page.inner_text("#view")
+            assert "Privacy budget" in page.inner_text("#budget")
+            page.screenshot(path=str(ARTIFACTS / "funnel-brand-en.png"), full_page=True)
+            page.goto(f"{base}/b/{brand}/models")
+            assert page.locator("#withheld").count() == 1
+            assert errors == []
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

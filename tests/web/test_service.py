@@ -102,6 +102,9 @@ def test_range_totals_by_hand() -> None:
     assert totals["days"] == 2
     assert totals["orders"] == 7 and totals["gmv"] == 69.5 and totals["spend"] == 10.0
     assert totals["reach_person_days"] == 130  # 60 + 70 people-days, not distinct people
+    # a withheld day (brand view, fewer than k people) leaves that column without a total
+    withheld = cut.assign(orders=[3.0, float("nan")])
+    assert range_totals(withheld)["orders"] is None and range_totals(withheld)["gmv"] == 69.5
     with pytest.raises(BadQuery):
         daily_in_range(Data(), date(2026, 5, 3), date(2026, 5, 2))  # type: ignore[arg-type]
 

@@ -149,7 +149,7 @@ class Kpis(BaseModel):
     kpis: dict[str, float | None]
     display: dict[str, str]
     labels: dict[str, str]
-    range_totals: dict[str, float]
+    range_totals: dict[str, float | None]
     start: date | None
     end: date | None
     modes: dict[str, str] = Field(
@@ -770,7 +770,10 @@ class LinkCreated(BaseModel):
 class LinkRow(BaseModel):
     """One link with the link report's figures: clicks (non-bot events), unique clickers
     (distinct address hashes), store visits, orders and GMV (currency) in the click-through
-    window, conversion rate = orders ÷ clicks (null without clicks)."""
+    window, conversion rate = orders ÷ clicks (null without clicks). In the brand view the
+    figures the retailers report back (store visits, orders, GMV, conversion rate) are null:
+    they come from another party's data about the clickers, per link and exact, and are not
+    released through the privacy layer (clicks are the brand's own redirect log)."""
 
     link_id: str
     note_id: str
@@ -780,9 +783,9 @@ class LinkRow(BaseModel):
     active: bool
     clicks: int
     unique_clickers: int
-    store_visits: int
-    orders: int
-    gmv: float
+    store_visits: int | None
+    orders: int | None
+    gmv: float | None
     conversion_rate: float | None
 
 
@@ -858,6 +861,7 @@ def brand_links(request: Request, db: Session, brand_id: str) -> list[LinkRow]:
     settings = get_config(request).settings.links
     infos = {link.link_id: link for link in list_links(db, settings, brand_id)}
     report = link_report(request.app.state.engine, brand_id, settings)
+    exact = get_config(request).settings.web.view == "operator"
     rows = []
     for rec in records(report):
         info = infos.get(str(rec["link_id"]))
@@ -873,10 +877,10 @@ def brand_links(request: Request, db: Session, brand_id: str) -> list[LinkRow]:
                 active=info.active,
                 clicks=int(rec["clicks"]),
                 unique_clickers=int(rec["unique_clickers"]),
-                store_visits=int(rec["store_visits"]),
-                orders=int(rec["orders"]),
-                gmv=float(rec["gmv"]),
-                conversion_rate=rec["conversion_rate"],
+                store_visits=int(rec["store_visits"]) if exact else None,
+                orders=int(rec["orders"]) if exact else None,
+                gmv=float(rec["gmv"]) if exact else None,
+                conversion_rate=rec["conversion_rate"] if exact else None,
             )
         )
     return rows

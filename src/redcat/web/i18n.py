@@ -78,6 +78,13 @@ WEB_TEXT: Mapping[str, tuple[str, str]] = {
         "同时准备的日期区间过多，请稍后再试；页面稍后会自动刷新。",
         "Too many date ranges are being prepared; this page retries shortly by itself.",
     ),
+    "links_withheld": (
+        "品牌视图：零售平台回传的进店、订单、GMV 与转化率按链接逐条精确计算，尚未经隐私层发布，"
+        "此处隐藏（—）；点击数来自品牌自有的跳转日志，为精确值。",
+        "Brand view: store visits, orders, GMV and conversion rate reported back by the retailers "
+        "are exact per link and not yet released through the privacy layer, so they are withheld "
+        "(—); clicks come from the brand's own redirect log and are exact.",
+    ),
     "range_refused": (
         "本月隐私预算不足以发布这个日期区间的数字：{reason}。已发布过的视图可继续查看；预算将于下月重置。",
         "This month's privacy budget does not cover releasing this date range: {reason}. "

@@ -65,6 +65,7 @@ from redcat.web.service import (
     range_totals,
     resolve_range,
     table_names,
+    visible_columns,
 )
 from redcat.web.snapshot import ALL
 
@@ -405,9 +406,11 @@ def brand_page(
             # the report is the range's already (a range snapshot), so its daily rows are the range
             daily = daily_in_range(data, None, None)
             totals = range_totals(daily)
+            daily = daily[visible_columns(daily)]
             context["cards"] = memo(data, ("cards", lang), lambda: kpi_cards(data, lang))
             context["charts"] = [_chart(data, "trend", lang)]
-            context["range_title"] = t("range_totals", lang, days=int(totals.pop("days")))
+            totals.pop("days")
+            context["range_title"] = t("range_totals", lang, days=len(daily))
             context["totals"] = [
                 (
                     header_label(k.removesuffix("_person_days"), lang)
@@ -588,6 +591,7 @@ def _notes_context(
     if table not in TABLE_TABS:
         table = "notes"
     frame = getattr(data, table)
+    frame = frame[visible_columns(frame)]
     if table == "notes":
         credit_cols = [c for c in frame.columns if str(c).startswith("orders_")]
         frame = frame[[*NOTE_TABLE_COLUMNS, *credit_cols]]
@@ -645,12 +649,15 @@ def _links_context(request: Request, brand_id: str, lang: Lang, currency: str) -
         "links": [
             {
                 **row.model_dump(),
+                "store_visits": format_cell("store_visits", row.store_visits, lang, currency),
+                "orders": format_cell("orders", row.orders, lang, currency),
                 "gmv_text": format_cell("gmv", row.gmv, lang, currency),
                 "cvr_text": format_cell("conversion_rate", row.conversion_rate, lang, currency),
             }
             for row in rows
         ],
         "retailer_ids": sorted(get_config(request).settings.links.allowed_hosts),
+        "links_withheld": get_config(request).settings.web.view == "brand",
         "created": request.query_params.get("created", "")[:300],
         "error": request.query_params.get("error", "")[:300],
     }

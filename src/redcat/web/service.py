@@ -303,15 +303,33 @@ def daily_in_range(data: ReportData, start: date | None, end: date | None) -> pd
     return data.daily[keep].reset_index(drop=True)
 
 
-def range_totals(daily: pd.DataFrame) -> dict[str, float]:
-    """Sum the daily rows: exact totals of events and money (:data:`ADDITIVE_DAILY`) and
-    person-days of the user columns (:data:`PERSON_DAY_DAILY`, keys suffixed ``_person_days``)."""
-    out = {col: float(daily[col].sum()) for col in ADDITIVE_DAILY if col in daily.columns}
+def range_totals(daily: pd.DataFrame) -> dict[str, float | None]:
+    """Sum the daily rows: totals of events and money (:data:`ADDITIVE_DAILY`) and person-days
+    of the user columns (:data:`PERSON_DAY_DAILY`, keys suffixed ``_person_days``); ``days``:
+    the number of rows. A column with a missing day (withheld in the brand view: fewer than k
+    people) has no total (None): the sum of the released days alone would understate it."""
+
+    def total(col: str) -> float | None:
+        values = daily[col]
+        return None if values.isna().any() else float(values.sum())
+
+    out = {col: total(col) for col in ADDITIVE_DAILY if col in daily.columns}
     for col in PERSON_DAY_DAILY:
         if col in daily.columns:
-            out[f"{col}_person_days"] = float(daily[col].sum())
+            out[f"{col}_person_days"] = total(col)
     out["days"] = float(len(daily))
     return out
+
+
+#: Bookkeeping columns of the brand view's released tables (which cells were withheld, which
+#: row is the pooled "other" one): kept in exports, left out of tables shown to people, where
+#: a withheld cell shows as "—".
+BOOKKEEPING_PREFIXES: tuple[str, ...] = ("suppressed_", "is_other")
+
+
+def visible_columns(frame: pd.DataFrame) -> list[str]:
+    """Return ``frame``'s columns to show people: all but :data:`BOOKKEEPING_PREFIXES`."""
+    return [str(c) for c in frame.columns if not str(c).startswith(BOOKKEEPING_PREFIXES)]
 
 
 def chart_names(data: ReportData) -> list[str]:
