@@ -196,6 +196,8 @@ def test_pages_and_api_say_the_view_and_spend_the_budget_on_ranges(
         overview = client.get(f"/b/{brand}/overview")
         assert "品牌视图" in overview.text and 'id="budget"' in overview.text
         assert "剩余 4 / 6 ε，还可发布 2 个新视图" in overview.text
+        assets = client.get(f"/b/{brand}/assets")
+        assert "品牌视图不含此项" in assets.text  # withheld, not "not measured"
         models = client.get(f"/b/{brand}/models")
         assert 'id="withheld"' in models.text and "chart-models" not in models.text
         # a date range is a new release: 2 ε

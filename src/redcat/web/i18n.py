@@ -127,6 +127,11 @@ WEB_TEXT: Mapping[str, tuple[str, str]] = {
         "该品牌尚无此项测量结果（需先运行对应的测量并刷新报表）。",
         "No such measurement for this brand yet (run it, then refresh the reports).",
     ),
+    "not_released": (
+        "品牌视图不含此项：它尚未经隐私层（阈值、差分隐私噪声）发布，见“输出隐私”页的说明。",
+        "Not in the brand view: it is not yet released through the privacy layer (thresholds, "
+        "differential-privacy noise); the output privacy page says so.",
+    ),
     "exports_intro": (
         "下载每张表的 CSV 或 Excel，以及 HTML 报告（中英文，含本地 ECharts）。",
         "Download every table as CSV or Excel, and the HTML report (zh and en, ECharts bundled).",

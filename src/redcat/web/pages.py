@@ -544,6 +544,7 @@ def _frame_context(
         "presets": _presets(request, whole, lang),
         "fresh": _fresh(whole, lang),
         "view_label": view_label(whole, lang),
+        "brand_view": whole.view == "brand",
         "budget": _budget_line(request, brand_id, whole, lang),
         "withheld": None,
         "period": t("period", lang, start=whole.period_start, end=whole.period_end),
