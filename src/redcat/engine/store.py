@@ -6,12 +6,17 @@ it. Retailer tables carry a ``retailer_id`` column naming the party that exporte
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
 from redcat.errors import StoreError
 from redcat.ingest.contract import ALL_TABLES, Field, TableSpec
+
+T = TypeVar("T")
 
 _SQL_TYPES = {
     "str": "VARCHAR",
@@ -70,18 +75,64 @@ def store_key(spec: TableSpec) -> tuple[str, ...]:
     return (("retailer_id",) if spec.party == "retailer" else ()) + spec.key
 
 
-def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the DuckDB store at ``path`` with every contract table present."""
+#: How long opening the store waits for another process's lock to go (seconds). DuckDB lets one
+#: process write a file, or any number read it; a dashboard measuring a date range reads the
+#: store for a few seconds, so an ingest or match run started meanwhile waits instead of failing.
+LOCK_WAIT_SECONDS = 30.0
+
+
+def _waiting_for_locks(open_it: Callable[[], T], path: Path, lock_wait_seconds: float) -> T:
+    """Return ``open_it()``, retried while another process holds a conflicting lock on ``path``
+    for up to ``lock_wait_seconds``; :class:`StoreError` naming the file when it fails."""
+    deadline = time.monotonic() + lock_wait_seconds
+    pause = 0.05
+    while True:
+        try:
+            return open_it()
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() + pause > deadline:
+                raise StoreError(f"cannot open the store {path}: {exc}") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+        except duckdb.Error as exc:  # not a DuckDB file, ...
+            raise StoreError(f"cannot open the store {path}: {exc}") from None
+
+
+def connect(
+    path: Path | str, *, read_only: bool = False, lock_wait_seconds: float = LOCK_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the DuckDB store at ``path`` with every contract table present.
+
+    While another process holds a conflicting lock on the file, retries for up to
+    ``lock_wait_seconds`` (0: fail at once); raises :class:`StoreError` naming the file when it
+    cannot be opened (still locked, not a DuckDB file, ...)."""
     path = Path(path)
     if read_only and not path.exists():
         raise StoreError(f"store {path} does not exist; run `redcat ingest` first")
-    try:
-        con = duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:  # locked by another process, not a DuckDB file, ...
-        raise StoreError(f"cannot open the store {path}: {exc}") from None
+    con = _waiting_for_locks(
+        lambda: duckdb.connect(str(path), read_only=read_only), path, lock_wait_seconds
+    )
     if not read_only:
         ensure_schema(con)
     return con
+
+
+def attach_read_only(
+    con: duckdb.DuckDBPyConnection,
+    path: Path | str,
+    alias: str,
+    *,
+    lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+) -> None:
+    """Attach the store at ``path`` to ``con`` read-only as ``alias``, waiting like
+    :func:`connect` for a writer in another process to let go of the file."""
+    path = Path(path)
+    quoted = str(path).replace("'", "''")
+    _waiting_for_locks(
+        lambda: con.execute(f"ATTACH '{quoted}' AS \"{alias}\" (READ_ONLY)"),
+        path,
+        lock_wait_seconds,
+    )
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -26,7 +26,7 @@ import ibis
 import pandas as pd
 
 from redcat.engine.core import Engine
-from redcat.engine.store import connect
+from redcat.engine.store import attach_read_only, connect
 from redcat.errors import AccessDenied, PrivacyBudgetExceeded, StoreError
 from redcat.match.accounts import authorize
 from redcat.privacy.ledger import BudgetLedger
@@ -102,7 +102,7 @@ def _scoped_engine(
     window, 新客's 365 days) do not reach before the first day.
     """
     con = duckdb.connect(":memory:")
-    con.execute(f"ATTACH '{_sql_str(str(store))}' AS src (READ_ONLY)")
+    attach_read_only(con, store, "src")
     rows = con.execute(
         "SELECT table_name, bool_or(column_name = 'retailer_id') FROM information_schema.columns "
         "WHERE table_catalog = 'src' AND table_schema = 'main' GROUP BY table_name"
