@@ -39,6 +39,7 @@ def test_refresh_one_brand(world: World, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     brand = world.brands[1]
     args = ["--store", str(world.config.store), "--reports", str(out), "--brand", brand]
+    args += ["--ops-db", f"sqlite:///{tmp_path / 'ops.db'}"]  # the brand view's budget ledger
     assert main(["refresh", *args, "--no-per-retailer"]) == 0
     assert scopes_of(out, brand) == [ALL]
     assert scopes_of(out, world.brands[0]) == []
