@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from tests.web.conftest import PASSWORD, World, last_week, until_ready
 from tests.web.test_browser import ARTIFACTS, CHROMIUM, _free_port
 
+from redcat.errors import StoreError
 from redcat.links.service import create_link
 from redcat.privacy.ledger import BudgetLedger
 from redcat.settings import PrivacySettings, Settings, WebSettings
@@ -34,7 +35,9 @@ from redcat.web.config import WebConfig
 from redcat.web.snapshot import (
     ALL,
     HELD_CAVEAT,
+    build_range,
     load_snapshot,
+    on_demand_scopes,
     read_meta,
     refresh,
     scope_folder,
@@ -59,7 +62,7 @@ def ledger(budget: float, month: int = 11) -> BudgetLedger:
     )
 
 
-def test_refresh_releases_each_scope_once_and_repeats_for_free(
+def test_refresh_releases_all_retailers_once_and_repeats_for_free(
     world: World, tmp_path: Path
 ) -> None:
     settings = brand_settings(world)
@@ -67,21 +70,34 @@ def test_refresh_releases_each_scope_once_and_repeats_for_free(
     out = tmp_path / "reports"
     first = refresh(world.config.store, out, settings, ledger=book)
     brand = world.brands[0]
-    assert first.scopes[brand] == (ALL, "jd", "tmall") and first.held == {}
-    status = book.status(brand)
-    # one release (2 ε) per scope: all retailers and each of the two retailers
-    assert (status.spent, status.releases) == (3 * REPORT_EPSILON, 3)
+    # one release (2 ε): all retailers; each retailer is released when first opened
+    assert first.scopes[brand] == (ALL,) and first.held == {}
+    assert scopes_of(out, brand) == [ALL, "jd", "tmall"]
+    assert on_demand_scopes(out, brand) == ["jd", "tmall"]
+    assert (book.status(brand).spent, book.status(brand).releases) == (REPORT_EPSILON, 1)
     data = load_snapshot(scope_folder(out, brand, ALL))
     assert data.view == "brand" and "models" in data.withheld
     assert data.kpi_modes and "funnel" in data.captions
     assert data.model_scores["credited_orders"].isna().all() and data.credits.empty
     assert data.truth is None
+    # a retailer opened: its whole period, built like a range, one more release
+    period = (data.period_start, data.period_end)
+    folder = build_range(world.config.store, out, brand, "jd", period, settings, ledger=book)
+    jd = load_snapshot(folder)
+    assert jd.view == "brand" and jd.retailers == ("jd",)
+    assert (jd.period_start, jd.period_end) == period
+    assert not any("Date range" in n for n in jd.notes_md)  # the whole period is no range
+    assert book.status(brand).spent == 2 * REPORT_EPSILON
     # the same data asked again this month: the stored answers, nothing spent
     second = refresh(world.config.store, out, settings, ledger=book)
-    assert second.held == {} and book.status(brand).spent == 3 * REPORT_EPSILON
+    assert second.held == {} and book.status(brand).spent == 2 * REPORT_EPSILON
     again = load_snapshot(scope_folder(out, brand, ALL))
     assert again.kpis == data.kpis
     pd.testing.assert_frame_equal(again.funnel, data.funnel)
+    build_range(world.config.store, out, brand, "jd", period, settings, ledger=book)
+    assert book.status(brand).spent == 2 * REPORT_EPSILON
+    with pytest.raises(StoreError):  # not a retailer of this store
+        build_range(world.config.store, out, brand, "nope", period, settings, ledger=book)
 
 
 def test_a_refused_release_keeps_the_figures_released_before(world: World, tmp_path: Path) -> None:
@@ -89,36 +105,28 @@ def test_a_refused_release_keeps_the_figures_released_before(world: World, tmp_p
     out = tmp_path / "reports"
     brand = world.brands[0]
     refresh(world.config.store, out, settings, ledger=ledger(10.0, month=10))
-    before = load_snapshot(scope_folder(out, brand, "jd"))
-    # a new month whose budget covers one release: all retailers again, the retailers held
-    tight = ledger(3.0, month=11)
+    before = load_snapshot(scope_folder(out, brand, ALL))
+    # a new month whose budget covers no release: the figures released before are kept
+    tight = ledger(1.0, month=11)
     result = refresh(world.config.store, out, settings, ledger=tight)
-    assert result.held[brand] == ("jd", "tmall")
-    assert result.scopes[brand] == (ALL, "jd", "tmall")
-    assert tight.status(brand).spent == REPORT_EPSILON
-    kept = load_snapshot(scope_folder(out, brand, "jd"))
+    assert result.held[brand] == (ALL,) and result.scopes[brand] == (ALL,)
+    assert tight.status(brand).spent == 0
+    kept = load_snapshot(scope_folder(out, brand, ALL))
     assert kept.kpis == before.kpis and kept.generated_at == before.generated_at
     caveat = HELD_CAVEAT.format(period="2026-11", released=before.generated_at.date())
     assert caveat in kept.notes_md
-    assert read_meta(scope_folder(out, brand, "jd"))["held_since"] == str(
-        before.generated_at.date()
-    )
+    assert read_meta(scope_folder(out, brand, ALL))["held_since"] == str(before.generated_at.date())
     # held again: the caveat is not repeated
     refresh(world.config.store, out, settings, ledger=tight)
-    kept_again = load_snapshot(scope_folder(out, brand, "jd"))
+    kept_again = load_snapshot(scope_folder(out, brand, ALL))
     assert sum(n.startswith("Privacy budget: ") for n in kept_again.notes_md) == 1
 
 
-def test_a_refused_release_with_nothing_before_leaves_the_scope_out(
+def test_a_refused_release_with_nothing_before_leaves_the_brand_out(
     world: World, tmp_path: Path
 ) -> None:
     settings = brand_settings(world)
     brand = world.brands[0]
-    out = tmp_path / "reports"
-    result = refresh(world.config.store, out, settings, ledger=ledger(3.0))
-    assert result.scopes[brand] == (ALL,) and result.held[brand] == ("jd", "tmall")
-    assert scopes_of(out, brand) == [ALL]
-    # a budget that covers nothing: the brand has no snapshot at all, and says why
     none = tmp_path / "none"
     empty = refresh(world.config.store, none, settings, ledger=ledger(1.0))
     assert empty.brands == () and empty.held[brand] == (ALL,)
@@ -158,13 +166,14 @@ def brand_app(world: World, tmp_path_factory: pytest.TempPathFactory) -> tuple[W
             store_auth.add_brand(db, b)
             store_auth.add_user(db, f"u_{b}", PASSWORD, store_auth.ROLE_BRAND_USER, b)
     engine.dispose()
-    # a budget of three releases: the refresh spends one (all retailers only), ranges the rest
+    # a budget of four releases: the refresh spends one (all retailers), the rest a retailer
+    # and date ranges
     settings = dataclasses.replace(
-        brand_settings(world, budget=3 * REPORT_EPSILON),
+        brand_settings(world, budget=4 * REPORT_EPSILON),
         web=WebSettings(view="brand", watch_seconds=0),
     )
     config = WebConfig(world.config.store, ops, root / "reports", settings)
-    refresh(config.store, config.report_dir, config.report_settings, per_retailer=False)
+    refresh(config.store, config.report_dir, config.report_settings)
     return config, brand
 
 
@@ -189,27 +198,36 @@ def test_pages_and_api_say_the_view_and_spend_the_budget_on_ranges(
         meta = client.get(f"/api/v1/brands/{brand}").json()
         assert meta["view"] == "brand" and "models" in meta["withheld"]
         budget = client.get(f"/api/v1/brands/{brand}/privacy/budget").json()
-        assert (budget["spent"], budget["remaining"]) == (REPORT_EPSILON, 2 * REPORT_EPSILON)
-        assert budget["releases_left"]["report"] == 2 and budget["view"] == "brand"
+        assert (budget["spent"], budget["remaining"]) == (REPORT_EPSILON, 3 * REPORT_EPSILON)
+        assert budget["releases_left"]["report"] == 3 and budget["view"] == "brand"
+        assert meta["scopes"] == [ALL, "jd", "tmall"]  # retailers offered, released when opened
         kpis = client.get(f"/api/v1/brands/{brand}/kpis").json()
         assert kpis["modes"]["impressions"].startswith("精确")  # the platform's own data
         overview = client.get(f"/b/{brand}/overview")
         assert "品牌视图" in overview.text and 'id="budget"' in overview.text
-        assert "剩余 4 / 6 ε，还可发布 2 个新视图" in overview.text
+        assert "剩余 6 / 8 ε，还可发布 3 个新视图" in overview.text
         assets = client.get(f"/b/{brand}/assets")
         assert "品牌视图不含此项" in assets.text  # withheld, not "not measured"
         models = client.get(f"/b/{brand}/models")
         assert 'id="withheld"' in models.text and "chart-models" not in models.text
+        # a retailer opened for the first time: prepared, then released (2 ε)
+        jd = f"/api/v1/brands/{brand}/kpis?scope=jd"
+        first_answer = client.get(jd)
+        assert first_answer.status_code == 202
+        assert until_ready(client, jd).status_code == 200
+        assert client.get(f"/b/{brand}/funnel?scope=jd").status_code == 200
+        jd_meta = client.get(f"/api/v1/brands/{brand}?scope=jd").json()
+        assert jd_meta["retailers"] == ["jd"] and jd_meta["view"] == "brand"
         # a date range is a new release: 2 ε
         first, last = last_week(world, brand)
         url = f"/api/v1/brands/{brand}/kpis?start={first}&end={last}"
         assert until_ready(client, url).status_code == 200
         after = client.get(f"/api/v1/brands/{brand}/privacy/budget").json()
-        assert after["spent"] == 2 * REPORT_EPSILON
+        assert after["spent"] == 3 * REPORT_EPSILON
         # opening it again (or its page) costs nothing
         assert client.get(url).status_code == 200
         page = client.get(f"/b/{brand}/overview?start={first}&end={last}")
-        assert page.status_code == 200 and "剩余 2 / 6 ε" in page.text
+        assert page.status_code == 200 and "剩余 2 / 8 ε" in page.text
         # the last release the budget allows, then a refusal that spends nothing
         second = f"/api/v1/brands/{brand}/kpis?start={first}&end={first}"
         assert until_ready(client, second).status_code == 200
@@ -220,7 +238,7 @@ def test_pages_and_api_say_the_view_and_spend_the_budget_on_ranges(
         assert body["status"] == "refused" and "budget" in body["message"]
         assert 0 < int(refused.headers["Retry-After"]) <= 31 * 86400
         spent = client.get(f"/api/v1/brands/{brand}/privacy/budget").json()
-        assert (spent["spent"], spent["releases_left"]["report"]) == (3 * REPORT_EPSILON, 0)
+        assert (spent["spent"], spent["releases_left"]["report"]) == (4 * REPORT_EPSILON, 0)
         notice = client.get(f"/b/{brand}/overview?start={last}&end={last}")
         assert notice.status_code == 403 and "本月隐私预算不足" in notice.text
         # another brand's budget is not this user's to see

@@ -40,6 +40,10 @@ def test_refresh_one_brand(world: World, tmp_path: Path) -> None:
     brand = world.brands[1]
     args = ["--store", str(world.config.store), "--reports", str(out), "--brand", brand]
     args += ["--ops-db", f"sqlite:///{tmp_path / 'ops.db'}"]  # the brand view's budget ledger
-    assert main(["refresh", *args, "--no-per-retailer"]) == 0
+    assert main(["refresh", *args, "--no-per-retailer", "--view", "operator"]) == 0
     assert scopes_of(out, brand) == [ALL]
     assert scopes_of(out, world.brands[0]) == []
+    # the brand view releases all retailers now and each retailer when the brand opens it
+    assert main(["refresh", *args]) == 0
+    assert scopes_of(out, brand) == [ALL, "jd", "tmall"]
+    assert [p.name for p in (out / brand).iterdir()] == [ALL]

@@ -251,7 +251,7 @@ def pending_response(
     end: date | None,
 ) -> JSONResponse:
     """Return the JSON answer for a range that is not ready (see :class:`RangePending`)."""
-    whole = _reports(request).get(brand_id, scope)
+    whole, _days = _reports(request).frame(brand_id, scope)
     if state.status == "refused":
         retry = seconds_to_next_period()
     elif state.status == "failed":

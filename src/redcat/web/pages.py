@@ -285,11 +285,15 @@ def brand_list(request: Request, user: PageUser) -> HTMLResponse:
     return render(request, "brands.html", user=user, brands=brands)
 
 
-def _brand_data(request: Request, user: Principal, brand_id: str, scope: str) -> ReportData:
+def _brand_data(
+    request: Request, user: Principal, brand_id: str, scope: str
+) -> tuple[ReportData, tuple[date, date] | None]:
+    """The whole-period report framing ``scope`` and, for a retailer measured on first use, the
+    days of its whole period (see :meth:`Reports.frame`); 404 for another brand or no report."""
     if not user.may_see(brand_id):
         raise HTTPException(404, "no such brand")
     try:
-        return _reports(request).get(brand_id, scope)
+        return _reports(request).frame(brand_id, scope)
     except (NotFound, ValueError):
         raise HTTPException(404, "no report for this brand and retailer") from None
 
@@ -369,7 +373,7 @@ def brand_page(
     """One dashboard page of a brand (see :data:`PAGES`; ``s`` shows the other sections), of
     the retailer ``scope`` and the date range ``start``..``end`` (inclusive days). A range being
     prepared shows a notice that reloads itself (202); an invalid one a notice (400)."""
-    whole = _brand_data(request, user, brand_id, scope)
+    whole, on_demand = _brand_data(request, user, brand_id, scope)
     if page not in PAGES and page != "s":
         raise HTTPException(404, "no such page")
     lang = page_lang(request)
@@ -385,6 +389,7 @@ def brand_page(
     data = whole
     if days is not None:
         context.update(start=days[0].isoformat(), end=days[1].isoformat())
+    days = days or on_demand
     if days is not None and page != "links":  # the links page is live, not a snapshot
         try:
             data = reports.get_range(brand_id, scope, days)

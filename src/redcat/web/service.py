@@ -41,6 +41,7 @@ from redcat.web.snapshot import (
     META,
     iter_tables,
     load_snapshot,
+    on_demand_scopes,
     range_folder,
     scope_folder,
     scopes_of,
@@ -108,6 +109,19 @@ class Reports:
     def scopes(self, brand_id: str) -> list[str]:
         """Return ``brand_id``'s scopes (``all`` first, then retailer ids)."""
         return scopes_of(self.root, brand_id)
+
+    def frame(self, brand_id: str, scope: str) -> tuple[ReportData, tuple[date, date] | None]:
+        """Return the whole-period report that frames ``scope`` and, for a scope measured on
+        first use (:func:`~redcat.web.snapshot.on_demand_scopes`), the days of its whole period
+        (it is built like a date range): ``(get(brand_id, scope), None)`` otherwise.
+        :class:`NotFound` for a scope the brand does not have."""
+        try:
+            return self.get(brand_id, scope), None
+        except NotFound:
+            if scope == ALL or scope not in on_demand_scopes(self.root, brand_id):
+                raise
+        whole = self.get(brand_id, ALL)
+        return whole, (whole.period_start, whole.period_end)
 
     def get(self, brand_id: str, scope: str = ALL) -> ReportData:
         """Return the whole-period report of ``brand_id`` for ``scope``; :class:`NotFound`
@@ -188,11 +202,12 @@ def open_report(
 ) -> ReportData | RangeState:
     """Return ``brand_id``'s report for ``scope`` and the date range: the whole-period snapshot,
     a built range snapshot, or — while the range is prepared — the :class:`RangeState` of its
-    build (asking the builder for it). Raises :class:`NotFound` without a whole-period
-    snapshot and :class:`BadQuery` for an invalid range (see :func:`resolve_range`). The caller
-    checks the brand scope first."""
-    whole = reports.get(brand_id, scope)
-    days = resolve_range(whole, start, end)
+    build (asking the builder for it; a retailer measured on first use, see
+    :meth:`Reports.frame`, is built over its whole period like a range). Raises
+    :class:`NotFound` without a whole-period snapshot and :class:`BadQuery` for an invalid
+    range (see :func:`resolve_range`). The caller checks the brand scope first."""
+    whole, on_demand = reports.frame(brand_id, scope)
+    days = resolve_range(whole, start, end) or on_demand
     if days is None:
         return whole
     try:

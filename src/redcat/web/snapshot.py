@@ -389,14 +389,15 @@ def refresh(
 ) -> RefreshResult:
     """Rebuild report snapshots of ``brands`` (default: every brand with notes) from ``store``.
 
-    Writes one ``all`` snapshot per brand and, with ``per_retailer``, one per retailer (the
-    measurements rerun on that retailer's rows alone, so the retailer filter changes every
-    figure consistently), each measured by :func:`measure`. In the brand view every snapshot is
-    one release from the brand's budget in ``ledger`` (default: the one
-    ``settings.privacy.ledger_url`` names, else an in-memory ledger for this call), every
-    brand's ``all`` first; a release the budget refuses keeps the figures released before for
-    that scope (:data:`HELD_CAVEAT`), or leaves the scope out when there were none. Returns
-    what was written and the seconds it took (wall clock).
+    Writes one ``all`` snapshot per brand and, in the operator view with ``per_retailer``, one
+    per retailer (the measurements rerun on that retailer's rows alone, so the retailer filter
+    changes every figure consistently), each measured by :func:`measure`. In the brand view
+    each snapshot is one release from the brand's budget in ``ledger`` (default: the one
+    ``settings.privacy.ledger_url`` names, else an in-memory ledger for this call), so only
+    ``all`` is released here and each retailer when the brand first opens it
+    (:func:`on_demand_scopes`); a release the budget refuses keeps the figures released before
+    (:data:`HELD_CAVEAT`), or leaves the brand out when there were none. Returns what was
+    written and the seconds it took (wall clock).
     """
     settings = settings or Settings()
     step = progress or (lambda _msg: None)
@@ -453,7 +454,9 @@ def refresh(
         scopes: dict[str, tuple[str, ...]] = {
             b: (ALL,) for b, stage in staged.items() if (stage / ALL / META).exists()
         }
-        if per_retailer and len(retailers) > 1:
+        # The brand view releases a retailer's figures only when the brand opens that retailer
+        # (an on-demand snapshot, see :func:`on_demand_scopes`): each release spends budget.
+        if per_retailer and len(retailers) > 1 and settings.web.view == "operator":
             for retailer_id in retailers:
                 scoped = _scoped_engine(store, retailer_id)
                 try:
@@ -532,7 +535,14 @@ def build_range(
     read.
     """
     settings = settings or Settings()
-    base = scope_folder(root, brand_id, scope) / META
+    # A refresh replaces the brand's whole folder, so the ``all`` snapshot dates every scope.
+    base = scope_folder(root, brand_id, ALL) / META
+    if (
+        scope != ALL
+        and not (scope_folder(root, brand_id, scope) / META).exists()
+        and scope not in on_demand_scopes(root, brand_id)
+    ):
+        raise StoreError(f"no snapshot of brand {brand_id!r} for scope {scope!r}")
     try:
         generation = base.stat().st_mtime_ns
     except OSError as exc:
@@ -549,7 +559,10 @@ def build_range(
         engine.close()
         if own and book is not None:
             book.engine.dispose()
-    caveats = tuple(c.format(start=start, end=end) for c in RANGE_CAVEATS)
+    whole = read_meta(base.parent)
+    period = (date.fromisoformat(whole["period_start"]), date.fromisoformat(whole["period_end"]))
+    # an on-demand retailer scope's whole period is no range: no range caveats
+    caveats = () if days == period else tuple(c.format(start=start, end=end) for c in RANGE_CAVEATS)
     data = replace(data, period_start=start, period_end=end, notes_md=(*data.notes_md, *caveats))
     target = range_folder(root, brand_id, scope, days)
     stage = root / f".range-{_safe_name(brand_id)}-{os.getpid()}-{threading.get_ident()}"
@@ -623,12 +636,29 @@ def read_match_runs(root: Path) -> pd.DataFrame:
 
 
 def scopes_of(root: Path, brand_id: str) -> list[str]:
-    """Return the scopes with a snapshot for ``brand_id``: ``all`` first, then retailers sorted."""
+    """Return the scopes ``brand_id`` can be shown: ``all`` first, then retailers sorted — those
+    with a snapshot and those measured when first opened (:func:`on_demand_scopes`)."""
     folder = brand_folder(root, brand_id)
     if not folder.is_dir():
         return []
-    found = sorted(p.name for p in folder.iterdir() if (p / META).exists() and p.name != ALL)
-    return [ALL, *found] if (folder / ALL / META).exists() else found
+    found = {p.name for p in folder.iterdir() if (p / META).exists() and p.name != ALL}
+    found |= set(on_demand_scopes(root, brand_id))
+    return [ALL, *sorted(found)] if (folder / ALL / META).exists() else sorted(found)
+
+
+def on_demand_scopes(root: Path, brand_id: str) -> list[str]:
+    """Return the retailer scopes of ``brand_id`` measured only when first opened, sorted: in
+    the brand view (each snapshot a release from the brand's budget) every retailer of a
+    multi-retailer ``all`` snapshot; none in the operator view, which refreshes them all. Such
+    a scope's whole period is built like a date range (:func:`build_range` over the whole
+    period of ``all``)."""
+    try:
+        meta = read_meta(scope_folder(root, brand_id, ALL))
+    except StoreError:
+        return []
+    if meta.get("view_meta", {}).get("view") != "brand" or len(meta["retailers"]) < 2:
+        return []
+    return sorted(str(r) for r in meta["retailers"])
 
 
 def iter_tables(data: ReportData) -> Iterable[tuple[str, pd.DataFrame]]:
