@@ -125,7 +125,10 @@ def refresh_cmd(
         None, "--truth", help="A simulator's truth/note_truth.csv: score models against it."
     ),
     per_retailer: bool = typer.Option(
-        True, "--per-retailer/--no-per-retailer", help="Also measure each retailer alone."
+        True,
+        "--per-retailer/--no-per-retailer",
+        help="Also measure each retailer alone (operator view; the brand view measures a "
+        "retailer when the brand first opens it).",
     ),
     funnel_days: int | None = typer.Option(None, "--funnel-days", help="Funnel window in days."),
     ops_db: OpsDbOption = DEFAULT_OPS,
