@@ -447,7 +447,10 @@ def frames_for_csv(data: ReportData) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a copy of ``frame`` whose text cells a spreadsheet would run as a formula
+    (starting with ``= + - @``, tab or carriage return, e.g. a hostile note title) carry a
+    leading apostrophe; numbers, booleans and other text are unchanged."""
     out = frame.copy()
     for column in out.columns:
         if pd.api.types.is_numeric_dtype(out[column]) or pd.api.types.is_bool_dtype(out[column]):
@@ -473,7 +476,7 @@ def export_csv(data: ReportData, out_dir: Path, *, excel_safe: bool = False) -> 
     paths: list[Path] = []
     for name, frame in frames_for_csv(data).items():
         path = out_dir / f"{name}.csv"
-        written = _neutralize_formulas(frame) if excel_safe else frame
+        written = neutralize_formulas(frame) if excel_safe else frame
         written.to_csv(path, index=False, encoding="utf-8-sig")
         paths.append(path)
     return paths

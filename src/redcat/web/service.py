@@ -34,7 +34,7 @@ from redcat.report.data import ReportData, is_missing
 from redcat.report.fmt import MISSING, Kind, format_column, format_value
 from redcat.report.html import render_html_bundle
 from redcat.report.labels import Lang, metric_label, model_label, note_type_label, stage_label
-from redcat.report.tables import _neutralize_formulas
+from redcat.report.tables import neutralize_formulas
 from redcat.web.ranges import RangeBuilder, RangeKey, RangeState
 from redcat.web.snapshot import (
     ALL,
@@ -385,7 +385,7 @@ def _chart_option(
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """Return ``frame`` as UTF-8 CSV with a byte-order mark (Excel reads Chinese correctly) and
     formula-like text cells neutralised."""
-    return _neutralize_formulas(frame).to_csv(index=False).encode("utf-8-sig")
+    return neutralize_formulas(frame).to_csv(index=False).encode("utf-8-sig")
 
 
 def xlsx_bytes(sheets: Sequence[tuple[str, pd.DataFrame]]) -> bytes:
@@ -400,7 +400,7 @@ def xlsx_bytes(sheets: Sequence[tuple[str, pd.DataFrame]]) -> bytes:
                 n += 1
                 sheet = f"{name[:28]}~{n}"
             used.add(sheet)
-            _excel_ready(_neutralize_formulas(frame)).to_excel(
+            _excel_ready(neutralize_formulas(frame)).to_excel(
                 writer, sheet_name=sheet, index=False
             )
     return buffer.getvalue()
