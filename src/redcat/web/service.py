@@ -400,9 +400,7 @@ def xlsx_bytes(sheets: Sequence[tuple[str, pd.DataFrame]]) -> bytes:
                 n += 1
                 sheet = f"{name[:28]}~{n}"
             used.add(sheet)
-            _excel_ready(neutralize_formulas(frame)).to_excel(
-                writer, sheet_name=sheet, index=False
-            )
+            _excel_ready(neutralize_formulas(frame)).to_excel(writer, sheet_name=sheet, index=False)
     return buffer.getvalue()
 
 
