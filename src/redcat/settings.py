@@ -205,6 +205,9 @@ class WebSettings:
     # the operational store) or ``operator`` (exact figures: only for a deployment that the
     # clean-room operator alone uses).
     view: str = "brand"
+    # Operator view: after each background refresh, build the 近7天 / 近14天 ranges of every
+    # brand and scope (the brand view builds a range only when asked: each is a release).
+    prebuild_presets: bool = True
 
     def __post_init__(self) -> None:
         if self.view not in ("brand", "operator"):

@@ -309,7 +309,10 @@ def test_the_brand_view_in_a_browser(brand_app: tuple[WebConfig, str]) -> None:
             page.fill("input[name=username]", f"u_{brand}")
             page.fill("input[name=password]", PASSWORD)
             page.click("#login-form button[type=submit]")
-            page.wait_for_url(lambda url: urlsplit(url).path == f"/b/{brand}/overview")
+            # "commit": the charts-ready mark below says the page has loaded
+            page.wait_for_url(
+                lambda url: urlsplit(url).path == f"/b/{brand}/overview", wait_until="commit"
+            )
             page.wait_for_selector("html[data-charts-ready='1']", state="attached")
             assert "品牌视图" in page.inner_text("#view")
             assert "隐私预算" in page.inner_text("#budget")

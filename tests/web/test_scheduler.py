@@ -5,15 +5,26 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+from tests.web.conftest import World
 
 import redcat.web.scheduler as scheduler_module
 from redcat.errors import StoreError
+from redcat.settings import Settings, WebSettings
 from redcat.web.config import WebConfig
+from redcat.web.ranges import prebuild_presets, preset_ranges
 from redcat.web.scheduler import RefreshScheduler, built_at, due, store_changed_at
-from redcat.web.snapshot import RefreshResult
+from redcat.web.snapshot import (
+    RefreshResult,
+    range_folder,
+    read_meta,
+    refresh,
+    scope_folder,
+    scopes_of,
+)
 
 
 def test_due_by_hand() -> None:
@@ -67,3 +78,46 @@ def test_refresher_rebuilds_after_the_store_changes(
     failing = RefreshScheduler(locked, threading.Event())
     os.utime(store, (later + 20, later + 20))
     assert not failing.tick() and failing.failures == 1
+
+
+def test_preset_ranges_by_hand() -> None:
+    may1, may30 = date(2026, 5, 1), date(2026, 5, 30)
+    assert preset_ranges(may1, may30) == [(date(2026, 5, 24), may30), (date(2026, 5, 17), may30)]
+    # a 10-day period: the 14-day preset is the whole period (the precomputed snapshot)
+    assert preset_ranges(date(2026, 5, 21), may30) == [(date(2026, 5, 24), may30)]
+    assert preset_ranges(may30, may30) == []
+
+
+def test_prebuild_presets_builds_each_missing_range_once(world: World, tmp_path: Path) -> None:
+    brand = world.brands[0]
+    config = dataclasses.replace(world.config, report_dir=tmp_path / "reports")
+    refresh(config.store, config.report_dir, config.report_settings, brands=[brand])
+    scopes = {brand: scopes_of(config.report_dir, brand)}
+    assert scopes[brand] == ["all", "jd", "tmall"]  # the session world is the operator view
+    assert prebuild_presets(config, scopes) == 6  # 2 presets × 3 scopes
+    meta = read_meta(scope_folder(config.report_dir, brand, "all"))
+    end = date.fromisoformat(meta["period_end"])
+    week = (end - timedelta(days=6), end)
+    assert (range_folder(config.report_dir, brand, "tmall", week) / "meta.json").exists()
+    assert prebuild_presets(config, scopes) == 0  # all there already
+
+
+def test_the_refresher_prebuilds_presets_in_the_operator_view_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[dict[str, tuple[str, ...]]] = []
+    monkeypatch.setattr(
+        scheduler_module, "refresh", lambda *_: RefreshResult(("B1",), {"B1": ("all",)}, 0.0)
+    )
+    monkeypatch.setattr(
+        scheduler_module, "prebuild_presets", lambda _c, scopes: asked.append(scopes) or 2
+    )
+    store = tmp_path / "s.duckdb"
+    store.write_bytes(b"")
+    for view, expected in (("operator", 1), ("brand", 0)):
+        settings = Settings(web=WebSettings(view=view))
+        config = WebConfig(store, "sqlite://", tmp_path / view, settings)
+        scheduler = RefreshScheduler(config, threading.Event())
+        assert scheduler.tick()
+        assert scheduler.presets_built == 2 * expected
+    assert asked == [{"B1": ("all",)}]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import date, timedelta
+from datetime import date
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -50,7 +50,7 @@ from redcat.web.auth import (
     optional_principal,
 )
 from redcat.web.i18n import all_text, t
-from redcat.web.ranges import RangeBuilder, RangeKey
+from redcat.web.ranges import PRESET_DAYS, RangeBuilder, RangeKey, preset_start
 from redcat.web.service import (
     BadQuery,
     NotFound,
@@ -102,7 +102,6 @@ NOTE_TABLE_COLUMNS: tuple[str, ...] = (
 )
 CHART_HEIGHTS = {"funnel": 380, "trend": 420, "notes": 420, "models": 420}
 #: Quick date ranges offered in the filter bar: the last N days of the data period.
-PRESET_DAYS: tuple[int, ...] = (7, 14)
 #: Seconds a "preparing this range" page waits before it reloads itself.
 RELOAD_SECONDS = 2
 
@@ -508,7 +507,7 @@ def _presets(request: Request, whole: ReportData, lang: Lang) -> list[dict[str, 
     """The filter bar's quick ranges: the last 7 and 14 days of the data period, and all of it."""
     out = []
     for n in PRESET_DAYS:
-        first = max(whole.period_start, whole.period_end - timedelta(days=n - 1))
+        first = preset_start(whole.period_start, whole.period_end, n)
         href = _url(request, start=first.isoformat(), end=whole.period_end.isoformat(), p=None)
         out.append({"key": str(n), "label": t("last_days", lang, n=n), "href": href})
     out.append(

@@ -25,15 +25,24 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
 from redcat.errors import PrivacyBudgetExceeded, RedcatError
 from redcat.web.config import WebConfig
-from redcat.web.snapshot import META, StaleRange, build_range, evict_ranges, range_folder
+from redcat.web.snapshot import (
+    ALL,
+    META,
+    StaleRange,
+    build_range,
+    evict_ranges,
+    range_folder,
+    read_meta,
+    scope_folder,
+)
 
 log = logging.getLogger("redcat.web.ranges")
 
@@ -71,6 +80,52 @@ class RangeState:
 
 
 Build = Callable[[RangeKey], Path]
+
+#: The filter bar's quick ranges: the last this many days of the data period.
+PRESET_DAYS: tuple[int, ...] = (7, 14)
+
+
+def preset_start(period_start: date, period_end: date, n: int) -> date:
+    """Return the first day of the last ``n`` days of a data period (not before its start)."""
+    return max(period_start, period_end - timedelta(days=n - 1))
+
+
+def preset_ranges(period_start: date, period_end: date) -> list[tuple[date, date]]:
+    """Return the inclusive (first, last) days of each :data:`PRESET_DAYS` range of a data
+    period, leaving out any that is the whole period (that is the precomputed snapshot)."""
+    out = []
+    for n in PRESET_DAYS:
+        days = (preset_start(period_start, period_end, n), period_end)
+        if days != (period_start, period_end) and days not in out:
+            out.append(days)
+    return out
+
+
+def prebuild_presets(config: WebConfig, scopes: Mapping[str, Sequence[str]]) -> int:
+    """Build the preset ranges (:func:`preset_ranges`) of every brand and scope in ``scopes``
+    (brand → scopes, as a refresh wrote them) that are not built yet, so the first click on
+    近7天 / 近14天 answers at once; return how many were built. For the operator view: in the
+    brand view each range is a release from the brand's budget, spent only when asked. A build
+    that fails (a writer holds the store, a refresh overtook it) is logged and skipped."""
+    root = config.report_dir
+    built = 0
+    for brand_id, brand_scopes in scopes.items():
+        try:
+            meta = read_meta(scope_folder(root, brand_id, ALL))
+        except RedcatError:
+            continue
+        period = (date.fromisoformat(meta["period_start"]), date.fromisoformat(meta["period_end"]))
+        for scope in brand_scopes:
+            for days in preset_ranges(*period):
+                if (range_folder(root, brand_id, scope, days) / META).exists():
+                    continue
+                try:
+                    build_range(config.store, root, brand_id, scope, days, config.report_settings)
+                except RedcatError as exc:
+                    log.warning("preset range %s %s %s not built: %s", brand_id, scope, days, exc)
+                    continue
+                built += 1
+    return built
 
 
 class RangeBuilder:

@@ -3,7 +3,9 @@ after the last build (an ingest or match run wrote it) and, if operators set one
 
 One daemon thread checks every ``watch_seconds``; a refresh that cannot open the store (a writer
 holds it) is retried at the next check. The newest snapshot's ``meta.json`` time is the last
-build, so a restarted server does not rebuild needlessly.
+build, so a restarted server does not rebuild needlessly. In the operator view a refresh is
+followed by the preset ranges (近7天 / 近14天) of every brand and scope
+(:func:`redcat.web.ranges.prebuild_presets`), so their first click answers at once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from redcat.errors import RedcatError
 from redcat.web.config import WebConfig
+from redcat.web.ranges import prebuild_presets
 from redcat.web.snapshot import META, refresh
 
 log = logging.getLogger("redcat.web.refresh")
@@ -61,6 +64,7 @@ class RefreshScheduler:
     stop: threading.Event
     refreshes: int = 0
     failures: int = 0
+    presets_built: int = 0
 
     def tick(self, now: float | None = None) -> bool:
         """Check once and refresh if :func:`due`; return whether a refresh ran and succeeded."""
@@ -81,6 +85,10 @@ class RefreshScheduler:
             return False
         self.refreshes += 1
         log.info("refreshed %d brand(s) in %.1f s", len(result.brands), result.seconds)
+        if web.view == "operator" and web.prebuild_presets:
+            started = time.perf_counter()
+            self.presets_built += prebuild_presets(self.config, result.scopes)
+            log.info("preset ranges built in %.1f s", time.perf_counter() - started)
         return True
 
     def run(self) -> None:
