@@ -102,7 +102,12 @@ def test_a_brand_user_walks_the_dashboard(page: Any, base_url: str, world: World
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-form button[type=submit]")
     # by path: the login page's own URL ends with ?next=/b/<brand>/overview
-    page.wait_for_url(lambda url: urlsplit(url).path == f"/b/{brand}/overview")
+    try:
+        page.wait_for_url(lambda url: urlsplit(url).path == f"/b/{brand}/overview")
+    except Exception:  # seen rarely on a loaded machine: show where the login stood
+        print("login did not reach the overview; at", page.url)
+        print(page.content()[:4000])
+        raise
     _charts_ready(page)
     assert page.locator("html").get_attribute("lang") == "zh-CN"
     assert "数据更新于" in page.inner_text("#freshness")
