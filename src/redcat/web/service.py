@@ -41,7 +41,7 @@ from redcat.web.snapshot import (
     META,
     iter_tables,
     load_snapshot,
-    on_demand_scopes,
+    on_demand_of,
     range_folder,
     scope_folder,
     scopes_of,
@@ -108,17 +108,25 @@ class Reports:
 
     def scopes(self, brand_id: str) -> list[str]:
         """Return ``brand_id``'s scopes (``all`` first, then retailer ids)."""
-        return scopes_of(self.root, brand_id)
+        return scopes_of(self.root, brand_id, self._on_demand(brand_id))
+
+    def _on_demand(self, brand_id: str) -> list[str]:
+        # from the loaded ``all`` report: no meta.json read on every page
+        try:
+            whole = self.get(brand_id, ALL)
+        except NotFound:
+            return []
+        return on_demand_of(whole.view, whole.retailers)
 
     def frame(self, brand_id: str, scope: str) -> tuple[ReportData, tuple[date, date] | None]:
         """Return the whole-period report that frames ``scope`` and, for a scope measured on
-        first use (:func:`~redcat.web.snapshot.on_demand_scopes`), the days of its whole period
+        first use (:func:`~redcat.web.snapshot.on_demand_of`), the days of its whole period
         (it is built like a date range): ``(get(brand_id, scope), None)`` otherwise.
         :class:`NotFound` for a scope the brand does not have."""
         try:
             return self.get(brand_id, scope), None
         except NotFound:
-            if scope == ALL or scope not in on_demand_scopes(self.root, brand_id):
+            if scope == ALL or scope not in self._on_demand(brand_id):
                 raise
         whole = self.get(brand_id, ALL)
         return whole, (whole.period_start, whole.period_end)

@@ -196,10 +196,14 @@ def write_snapshot(data: ReportData, folder: Path, scope: str = ALL) -> Path:
         "sections": sections,
         "view_meta": view_meta(data),
     }
+    _write_meta(folder, meta)
+    return folder
+
+
+def _write_meta(folder: Path, meta: Mapping[str, Any]) -> None:
     (folder / META).write_text(
         json.dumps(meta, ensure_ascii=False, default=_json_default), encoding="utf-8"
     )
-    return folder
 
 
 def _json_default(value: Any) -> Any:
@@ -370,9 +374,7 @@ def _carry_forward(old: Path, target: Path, period: str) -> bool:
     meta["notes_md"] = [n for n in meta["notes_md"] if not n.startswith("Privacy budget: ")]
     meta["notes_md"].append(caveat)
     meta["held_since"] = released
-    (target / META).write_text(
-        json.dumps(meta, ensure_ascii=False, default=_json_default), encoding="utf-8"
-    )
+    _write_meta(target, meta)
     return True
 
 
@@ -549,16 +551,13 @@ def build_range(
         raise StoreError(f"no snapshot of brand {brand_id!r} for scope {scope!r}") from exc
     start, end = days
     question = {"scope": scope, "start": start.isoformat(), "end": end.isoformat()}
-    own = settings.web.view == "brand" and ledger is None
-    book = open_ledger(settings) if own else ledger
     engine = _scoped_engine(store, None if scope == ALL else scope, days)
     try:
         authorize(engine, brand_id)
-        data = measure(engine, brand_id, settings, question=question, ledger=book)
+        # ledger None: the brand view opens (and closes) the one the settings name
+        data = measure(engine, brand_id, settings, question=question, ledger=ledger)
     finally:
         engine.close()
-        if own and book is not None:
-            book.engine.dispose()
     whole = read_meta(base.parent)
     period = (date.fromisoformat(whole["period_start"]), date.fromisoformat(whole["period_end"]))
     # an on-demand retailer scope's whole period is no range: no range caveats
@@ -635,30 +634,35 @@ def read_match_runs(root: Path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.exists() else pd.DataFrame()
 
 
-def scopes_of(root: Path, brand_id: str) -> list[str]:
+def scopes_of(root: Path, brand_id: str, on_demand: Sequence[str] | None = None) -> list[str]:
     """Return the scopes ``brand_id`` can be shown: ``all`` first, then retailers sorted — those
-    with a snapshot and those measured when first opened (:func:`on_demand_scopes`)."""
+    with a snapshot and those measured when first opened (``on_demand``, default
+    :func:`on_demand_scopes`; a server passes what its loaded report says)."""
     folder = brand_folder(root, brand_id)
     if not folder.is_dir():
         return []
     found = {p.name for p in folder.iterdir() if (p / META).exists() and p.name != ALL}
-    found |= set(on_demand_scopes(root, brand_id))
+    found |= set(on_demand_scopes(root, brand_id) if on_demand is None else on_demand)
     return [ALL, *sorted(found)] if (folder / ALL / META).exists() else sorted(found)
 
 
+def on_demand_of(view: str, retailers: Sequence[str]) -> list[str]:
+    """Return the retailer scopes measured only when first opened, sorted, for an ``all``
+    snapshot of ``view`` covering ``retailers``: every retailer of a multi-retailer brand view
+    (each snapshot a release from the brand's budget); none in the operator view, which
+    refreshes them all."""
+    return sorted(str(r) for r in retailers) if view == "brand" and len(retailers) > 1 else []
+
+
 def on_demand_scopes(root: Path, brand_id: str) -> list[str]:
-    """Return the retailer scopes of ``brand_id`` measured only when first opened, sorted: in
-    the brand view (each snapshot a release from the brand's budget) every retailer of a
-    multi-retailer ``all`` snapshot; none in the operator view, which refreshes them all. Such
-    a scope's whole period is built like a date range (:func:`build_range` over the whole
-    period of ``all``)."""
+    """Return the retailer scopes of ``brand_id`` measured only when first opened
+    (:func:`on_demand_of` of its ``all`` snapshot on disk). Such a scope's whole period is
+    built like a date range (:func:`build_range` over the whole period of ``all``)."""
     try:
         meta = read_meta(scope_folder(root, brand_id, ALL))
     except StoreError:
         return []
-    if meta.get("view_meta", {}).get("view") != "brand" or len(meta["retailers"]) < 2:
-        return []
-    return sorted(str(r) for r in meta["retailers"])
+    return on_demand_of(meta.get("view_meta", {}).get("view", "operator"), meta["retailers"])
 
 
 def iter_tables(data: ReportData) -> Iterable[tuple[str, pd.DataFrame]]:
